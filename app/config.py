@@ -1,0 +1,45 @@
+"""Settings from the environment (prefix SURVEYKB_), one object passed everywhere."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SURVEYKB_", env_file=".env", extra="ignore")
+
+    var_dir: Path = PROJECT_ROOT / "var"
+    database_url: str = ""
+    search_backend: str = "whoosh"
+    survey_path: Path = PROJECT_ROOT / "data" / "surveys" / "se4llm"
+    per_page_default: int = 25
+    per_page_max: int = 200
+    debug: bool = False
+
+    @model_validator(mode="after")
+    def _defaults(self) -> "Settings":
+        self.var_dir = Path(self.var_dir).resolve()
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.var_dir / 'surveykb.sqlite3'}"
+        return self
+
+    @property
+    def index_dir(self) -> Path:
+        return self.var_dir / "index"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.var_dir / "uploads"
+
+    def ensure_dirs(self) -> None:
+        for d in (self.var_dir, self.index_dir, self.uploads_dir):
+            d.mkdir(parents=True, exist_ok=True)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,111 @@
+"""create_app(settings) -> FastAPI: wires the engine, routes, static files and error pages."""
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app import __version__
+from app.config import PROJECT_ROOT, Settings, get_settings
+from app.db import make_engine
+from app.errors import DomainError, Moved
+from app.web.rendering import render
+
+log = logging.getLogger(__name__)
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _error(request: Request, status: int, detail: str):
+    if _wants_json(request):
+        return JSONResponse({"detail": detail}, status_code=status, headers={"Vary": "HX-Request"})
+    titles = {404: "Not found", 400: "Bad request", 401: "Sign-in required", 403: "Forbidden"}
+    return render(
+        request,
+        "errors/error.html",
+        {"status": status, "title": titles.get(status, "Something went wrong"), "detail": detail},
+        status_code=status,
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    settings.ensure_dirs()
+    engine = make_engine(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="surveykb",
+        version=__version__,
+        description="Knowledge base of a research survey: phases, challenges, directions, papers.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/api/v1/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.mount("/static", StaticFiles(directory=str(PROJECT_ROOT / "static")), name="static")
+
+    from app.api.routes import router as api_router
+    from app.web.routes import router as web_router
+
+    app.include_router(api_router, prefix="/api/v1")
+    app.include_router(web_router)
+
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError):
+        return _error(request, exc.status_code, exc.detail)
+
+    @app.exception_handler(Moved)
+    async def _moved(request: Request, exc: Moved):
+        path = request.url.path.rsplit("/", 1)[0] + "/" + exc.location
+        query = f"?{request.url.query}" if request.url.query else ""
+        return RedirectResponse(path + query, status_code=301)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        detail = exc.detail if isinstance(exc.detail, str) else "Request failed."
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"Nothing lives at {request.url.path}."
+        return _error(request, exc.status_code, detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError):
+        if _wants_json(request):
+            return JSONResponse({"detail": jsonable(exc.errors())}, status_code=422)
+        msgs = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', [])[1:])}: {e.get('msg')}"
+            for e in exc.errors()
+        )
+        return _error(request, 422, f"Invalid input: {msgs}")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception):
+        log.exception("unhandled error on %s", request.url.path)
+        return _error(request, 500, "An unexpected error occurred. It has been logged.")
+
+    return app
+
+
+def jsonable(errors) -> list:
+    out = []
+    for e in errors:
+        out.append(
+            {
+                k: (v if k != "ctx" else {kk: str(vv) for kk, vv in v.items()})
+                for k, v in e.items()
+                if k != "input"
+            }
+        )
+    return out

@@ -1,0 +1,136 @@
+"""HTML routes: parse the request, call one service, render a page or its fragment."""
+
+from fastapi import APIRouter, Request
+from sqlalchemy import func, select
+
+from app.deps import SessionDep
+from app.models import Challenge, Direction, Paper
+from app.services import browse
+from app.services.filters import SORTS, PaperFilters
+from app.web.rendering import render
+
+router = APIRouter(include_in_schema=False)
+
+
+def int_param(request: Request, name: str, default: int, lo: int = 1, hi: int = 10**6) -> int:
+    """Lenient integer query parameter: junk falls back to the default instead of a 422."""
+    try:
+        return min(hi, max(lo, int(request.query_params.get(name, default))))
+    except (TypeError, ValueError):
+        return default
+
+
+@router.get("/")
+def home(request: Request, session: SessionDep):
+    survey = browse.default_survey(session)
+    phases = browse.phases_overview(session)
+    totals = {
+        "papers": session.exec(select(func.count()).select_from(Paper)).scalar_one(),
+        "challenges": sum(r["challenges"] for r in phases),
+        "directions": sum(r["directions"] for r in phases),
+    }
+    return render(
+        request,
+        "home/index.html",
+        {
+            "nav": "home",
+            "survey": survey,
+            "phases": phases,
+            "table": browse.phase_year_table(session),
+            "totals": totals,
+        },
+    )
+
+
+@router.get("/phases/{slug}")
+def phase_page(slug: str, request: Request, session: SessionDep):
+    return render(
+        request, "phases/detail.html", {"nav": "home", **browse.phase_detail(session, slug)}
+    )
+
+
+@router.get("/challenges/{slug}")
+def challenge_page(slug: str, request: Request, session: SessionDep):
+    ctx = browse.challenge_detail(session, slug)
+    return render(request, "challenges/detail.html", {"nav": "home", **ctx}, block="expansion")
+
+
+@router.get("/directions/{slug}")
+def direction_page(slug: str, request: Request, session: SessionDep):
+    ctx = browse.direction_detail(session, slug)
+    return render(request, "directions/detail.html", {"nav": "home", **ctx}, block="expansion")
+
+
+def active_filters(session, f: PaperFilters) -> list[dict]:
+    """Chips for the active filters, each with the query string that removes it."""
+    labels: dict[str, dict[str, str]] = {"phase": {}, "challenge": {}, "direction": {}}
+    if f.phase:
+        labels["phase"] = {
+            p["phase"].slug: p["phase"].name for p in browse.phases_overview(session)
+        }
+    for name, model in (("challenge", Challenge), ("direction", Direction)):
+        values = getattr(f, name)
+        if values:
+            labels[name] = dict(
+                session.exec(select(model.slug, model.title).where(model.slug.in_(values))).all()
+            )
+    out = []
+    for name in ("phase", "challenge", "direction", "venue", "type", "tag"):
+        for v in getattr(f, name):
+            prefix = {"type": "Type", "tag": "Tag", "venue": "Venue"}.get(name, "")
+            label = labels.get(name, {}).get(v, v)
+            out.append(
+                {"label": f"{prefix}: {label}" if prefix else label, "remove": f.toggle(name, v)}
+            )
+    if f.year_from is not None or f.year_to is not None:
+        label = f"{f.year_from or '…'}–{f.year_to or '…'}"
+        if f.year_from == f.year_to:
+            label = str(f.year_from)
+        out.append({"label": f"Year {label}", "remove": f.query(year_from=None, year_to=None)})
+    if f.q:
+        out.append({"label": f"Text: {f.q}", "remove": f.query(q=None)})
+    return out
+
+
+@router.get("/papers")
+def papers_page(request: Request, session: SessionDep):
+    settings = request.app.state.settings
+    f = PaperFilters.from_params(request.query_params)
+    sort = request.query_params.get("sort", "year")
+    sort = sort if sort in SORTS else "year"
+    per_page = int_param(request, "per_page", settings.per_page_default, 1, settings.per_page_max)
+    page_no = int_param(request, "page", 1)
+    page = browse.list_papers(session, f, sort=sort, page=page_no, per_page=per_page)
+    years = [int(o["value"]) for o in page.facets.get("year", [])]
+
+    def query_fn(**extra):
+        base = {"sort": sort if sort != "year" else None}
+        if per_page != settings.per_page_default:
+            base["per_page"] = per_page
+        return f.query(**{**base, **extra})
+
+    return render(
+        request,
+        "papers/list.html",
+        {
+            "nav": "papers",
+            "page": page,
+            "filters": f,
+            "sort": sort,
+            "sorts": SORTS,
+            "per_page": per_page,
+            "default_per_page": settings.per_page_default,
+            "query_fn": query_fn,
+            "active": active_filters(session, f),
+            "year_min": min(years) if years else None,
+            "year_max": max(years) if years else None,
+        },
+        block="results",
+    )
+
+
+@router.get("/papers/{citekey}")
+def paper_page(citekey: str, request: Request, session: SessionDep):
+    return render(
+        request, "papers/detail.html", {"nav": "papers", **browse.paper_detail(session, citekey)}
+    )
