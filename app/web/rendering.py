@@ -51,6 +51,11 @@ env.filters["urlq"] = lambda v: quote(str(v), safe="")
 env.globals["version"] = __version__
 
 
+def _macros() -> dict[str, Any]:
+    module = env.get_template("_macros.html").module
+    return {k: v for k, v in vars(module).items() if not k.startswith("_")}
+
+
 def is_fragment_request(request: Request) -> bool:
     h = request.headers
     return (
@@ -72,6 +77,9 @@ def render(
     """Render the full page, or only `block` for an HTMX fragment request."""
     ctx = {"request": request, **context}
     if block and is_fragment_request(request):
+        # A block rendered alone does not run the template's top-level {% from ... import %},
+        # so the shared macros are passed in explicitly.
+        ctx = {**_macros(), **ctx}
         html = render_block(env, template, block, ctx)
     else:
         html = env.get_template(template).render(ctx)
