@@ -140,6 +140,11 @@ def test_paper_page_shows_metadata_links_and_bibtex(client):
     assert texts(s.select(".classification .link-list a")) == ["Vague goals", "Goal templates"]
     pre = s.select_one(".bibtex-box pre")
     assert pre.get_text().startswith("@article{alpha2022,")
+    # the knowledge base's own link fields are not part of the entry users copy
+    assert "phases" not in pre.get_text() and "challenges =" not in pre.get_text()
+    assert (
+        pre.get_text().rstrip().endswith("}") and "abstract = {We study goals.}" in pre.get_text()
+    )
     btn = s.select_one(".bibtex-box button.copy")
     assert btn["data-copy-target"] == pre["id"]
 

@@ -16,6 +16,12 @@ from app.bibtex.record import split_list
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 SOURCES = ("survey", "editorial")
 LINK_FIELDS = ("phases", "challenges", "directions")
+# The link fields annotate the shipped .bib for this knowledge base; they are not bibliographic
+# data, so they are taken out of the raw entry that users copy and export.
+_LINK_FIELD_LINE = re.compile(
+    r"^[ \t]*(?:phases|challenges|directions)[ \t]*=[ \t]*\{[^{}]*\}[ \t]*,?[ \t]*\r?\n",
+    re.I | re.M,
+)
 
 
 @dataclass
@@ -254,6 +260,7 @@ def parse_survey_papers(spec: SurveySpec, text: str, filename: str = "papers.bib
                             f"'{phase_of[kind][s]}', which the entry does not list",
                         )
                     )
+        entry.raw = _strip_link_fields(entry.raw)
         papers.append(SurveyPaper(to_record(entry), **links))
     if spec.citekey and spec.citekey not in {p.record.citekey for p in papers}:
         problems.append(
@@ -262,6 +269,12 @@ def parse_survey_papers(spec: SurveySpec, text: str, filename: str = "papers.bib
     if problems:
         raise TaxonomyError(problems)
     return papers
+
+
+def _strip_link_fields(raw: str) -> str:
+    text = _LINK_FIELD_LINE.sub("", raw)
+    # A link field that was the last one leaves a trailing comma before the closing brace.
+    return re.sub(r",(\s*)\}\s*$", r"\1}", text)
 
 
 def read_survey_dir(path: Path) -> SurveyBundle:
