@@ -61,8 +61,8 @@ def load_survey(
     path: Path = typer.Argument(None, help="Survey folder or survey.yaml (default: shipped)."),
 ) -> None:
     """Validate and load a survey (survey.yaml + papers.bib) in one transaction; idempotent."""
-    from app.db import session_scope
-    from app.services.taxonomy import load_survey as load
+    from app.search import open_index
+    from app.services.indexing import load_survey_and_index
     from app.taxonomy import TaxonomyError, read_survey_dir
 
     path = path or get_settings().survey_path
@@ -74,9 +74,276 @@ def load_survey(
             typer.echo(f"  {p}", err=True)
         raise typer.Exit(2) from None
     engine = _engine()
-    with session_scope(engine) as session:
-        report = load(session, bundle)
+    report = load_survey_and_index(engine, open_index(get_settings()), bundle)
     typer.echo(report.summary())
+
+
+@cli.command("reindex")
+def reindex() -> None:
+    """Rebuild the search index from the database."""
+    from sqlmodel import Session
+
+    from app.search import open_index
+    from app.services.indexing import rebuild
+
+    engine = _engine()
+    with Session(engine) as session:
+        n = rebuild(session, open_index(get_settings()), parallel=True)
+    typer.echo(f"Search index rebuilt: {n} documents.")
+
+
+@cli.command("check")
+def check() -> None:
+    """Compare database ids with search index ids; exit 1 if they differ."""
+    from sqlmodel import Session
+
+    from app.search import open_index
+    from app.services.indexing import check as check_index
+
+    engine = _engine()
+    with Session(engine) as session:
+        diff = check_index(session, open_index(get_settings()))
+    typer.echo(diff.summary())
+    pairs = (("missing from the index", diff.missing), ("not in the database", diff.extra))
+    for label, ids in pairs:
+        for i in sorted(ids)[:20]:
+            typer.echo(f"  {label}: {i}")
+    if not diff.ok:
+        raise typer.Exit(1)
+
+
+def _write_chunks(chunks, output: Path | None) -> None:
+    """Write text chunks to a file (atomically, via a temporary name) or to stdout."""
+    if output is None or str(output) == "-":
+        for chunk in chunks:
+            sys.stdout.write(chunk)
+        sys.stdout.flush()
+        return
+    tmp = output.with_name(output.name + ".part")
+    with tmp.open("w", encoding="utf-8", newline="") as fh:
+        for chunk in chunks:
+            fh.write(chunk)
+    tmp.replace(output)
+
+
+@cli.command("export")
+def export_cmd(
+    format: str = typer.Option(
+        "bibtex", "--format", "-f", help="bibtex, biblatex, csljson, ris, csv or markdown."
+    ),
+    phase: list[str] = typer.Option([], help="Phase slug (repeatable)."),
+    challenge: list[str] = typer.Option([], help="Challenge slug (repeatable)."),
+    direction: list[str] = typer.Option([], help="Direction slug (repeatable)."),
+    year_from: int = typer.Option(None, "--year-from"),
+    year_to: int = typer.Option(None, "--year-to"),
+    venue: list[str] = typer.Option([], help="Venue (repeatable)."),
+    type: list[str] = typer.Option([], "--type", help="Entry type (repeatable)."),
+    tag: list[str] = typer.Option([], help="Tag (repeatable)."),
+    q: str = typer.Option("", "--q", help="Full-text query, as on /papers."),
+    list_slug: str = typer.Option(None, "--list", help="Export this reading list instead."),
+    output: Path = typer.Option(None, "--output", "-o", help="File to write (default stdout)."),
+) -> None:
+    """Export papers (the /papers filters, or a reading list) to stdout or a file."""
+    from sqlmodel import Session
+
+    from app.errors import DomainError
+    from app.services import export
+    from app.services.filters import PaperFilters
+
+    params = {
+        "phase": phase,
+        "challenge": challenge,
+        "direction": direction,
+        "venue": venue,
+        "type": type,
+        "tag": tag,
+        "year_from": year_from,
+        "year_to": year_to,
+        "q": q,
+    }
+    index = None
+    if q:
+        try:
+            from app.search import open_index
+
+            index = open_index(get_settings())
+        except Exception:  # no usable index: the export falls back to a SQL text match
+            index = None
+    engine = _engine()
+    with Session(engine) as session:
+        try:
+            plan = export.plan_export(
+                session,
+                fmt=format,
+                filters=PaperFilters.from_params(params),
+                list_slug=list_slug,
+                index=index,
+            )
+        except DomainError as exc:
+            _err(exc.detail, 2)
+        _write_chunks(plan.write(session), output)
+    if output is not None and str(output) != "-":
+        typer.echo(f"Exported {plan.count} paper(s) as {plan.format} to {output}.", err=True)
+
+
+@cli.command("dump")
+def dump_cmd(
+    output: Path = typer.Option(None, "--output", "-o", help="File to write (default stdout)."),
+) -> None:
+    """Write the whole knowledge base as one JSON file (docs/dump-format.md)."""
+    from sqlmodel import Session
+
+    from app.services.dump import iter_dump
+
+    with Session(_engine()) as session:
+        _write_chunks(iter_dump(session), output)
+
+
+@cli.command("restore")
+def restore_cmd(
+    path: Path = typer.Argument(..., help="A file written by `surveykb dump`."),
+) -> None:
+    """Load a dump into an empty database, then rebuild the search index."""
+    import json
+
+    from app.db import session_scope
+    from app.errors import DomainError
+    from app.services.dump import restore
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        _err(f"Cannot read {path}: {exc}", 2)
+    engine = _engine()
+    try:
+        with session_scope(engine) as session:
+            counts = restore(session, data)
+    except DomainError as exc:
+        _err(exc.detail, 2)
+    typer.echo("Restored: " + ", ".join(f"{n} {k}" for k, n in counts.items()) + ".")
+    try:
+        from sqlmodel import Session
+
+        from app.search import open_index
+        from app.services.indexing import rebuild
+
+        with Session(engine) as session:
+            n = rebuild(session, open_index(get_settings()))
+        typer.echo(f"Search index rebuilt: {n} documents.")
+    except ImportError:
+        pass
+
+
+@cli.command("import")
+def import_cmd(
+    files: list[Path] = typer.Argument(..., help="BibTeX file(s) to import."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Report what would happen; write nothing."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object with the report."),
+) -> None:
+    """Import BibTeX: dedupe, merge, suggest phases; one transaction per file."""
+    import json
+
+    from sqlmodel import Session
+
+    from app.errors import DomainError
+    from app.search import open_index
+    from app.services import imports
+
+    settings = get_settings()
+    limit = settings.import_max_bytes
+    blobs = []
+    for f in files:
+        try:
+            data = f.read_bytes()
+        except OSError as exc:
+            _err(f"Cannot read {f}: {exc.strerror or exc}", 2)
+        if len(data) > limit:
+            _err(f"{f} is {len(data) / 1e6:.1f} MB; the import limit is {limit / 1e6:.1f} MB.", 2)
+        blobs.append((f, data))
+    engine = _engine()
+    index = None if dry_run else open_index(settings)
+    total = {"added": [], "merged": [], "skipped": [], "failed": [], "warnings": []}
+    jobs: list[int] = []
+    for f, data in blobs:
+        progress = _ImportProgress(f.name)
+        try:
+            if dry_run:
+                with Session(engine) as s:
+                    rep = imports.dry_run(s, data, max_bytes=limit, progress=progress)
+            else:
+                with Session(engine) as s:
+                    job = imports.create_job(
+                        s, uploads_dir=settings.uploads_dir, filename=f.name, data=data
+                    )
+                rep = imports.run_import(
+                    engine, job_id=job.id, index=index, max_bytes=limit, progress=progress
+                )
+                jobs.append(job.id)
+        except DomainError as exc:
+            progress.close()
+            _err(f"{f}: {exc.detail}", 2)
+        progress.close()
+        out = rep.as_json()
+        for k in total:
+            total[k] += [{**item, "file": str(f)} for item in out[k]]
+        if not as_json:
+            c = rep.counts()
+            verb = "would be" if dry_run else "were"
+            typer.echo(
+                f"{f}: {c['added']} added, {c['merged']} merged, {c['skipped']} skipped, "
+                f"{c['failed']} failed ({verb} imported"
+                + (f"; job {rep.job_id})" if rep.job_id else ")")
+            )
+            for item in out["failed"]:
+                typer.echo(f"  line {item['line']}: {item['key'] or '?'}: {item['reason']}")
+            for item in out["added"]:
+                if item["reason"]:
+                    typer.echo(f"  {item['key']} -> {item['citekey']} ({item['reason']})")
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {**total, "job": jobs[-1] if jobs else None, "jobs": jobs, "dry_run": dry_run},
+                ensure_ascii=False,
+            )
+        )
+
+
+class _ImportProgress:
+    """A progress bar on stderr (plain lines when stderr is not a terminal)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.tty = sys.stderr.isatty()
+        self.bar = None
+        self.task = None
+        self.last = ("", -1)
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if self.tty:
+            if self.bar is None:
+                from rich.console import Console
+                from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+                self.bar = Progress(
+                    TextColumn("{task.description}"),
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    console=Console(stderr=True),
+                    transient=True,
+                )
+                self.bar.start()
+                self.task = self.bar.add_task(self.name, total=None)
+            self.bar.update(
+                self.task, description=f"{self.name}: {stage}", completed=done, total=total or None
+            )
+        elif (stage, done) != self.last:
+            self.last = (stage, done)
+            print(f"import {self.name}: {stage} {done}/{total}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
 
 
 @cli.command("serve")

@@ -19,6 +19,13 @@ class Settings(BaseSettings):
     per_page_default: int = 25
     per_page_max: int = 200
     debug: bool = False
+    # Accounts and hardening (app/auth.py, app/security.py). An empty secret_key means: generate
+    # one once and keep it in var_dir/secret_key, so restarts keep sessions.
+    secret_key: str = ""
+    private: bool = False
+    max_upload_mb: int = 20
+    session_days: int = 14
+    import_max_bytes: int = 50 * 1024 * 1024  # larger BibTeX uploads get 413
 
     @model_validator(mode="after")
     def _defaults(self) -> "Settings":

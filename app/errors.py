@@ -33,6 +33,10 @@ class Forbidden(DomainError):
     status_code = 403
 
 
+class TooManyRequests(DomainError):
+    status_code = 429
+
+
 class Moved(Exception):
     """A resource lives under another URL (e.g. a merged-away citation key)."""
 

@@ -34,6 +34,18 @@ def _error(request: Request, status: int, detail: str):
     )
 
 
+def _open_search_index(settings: Settings, engine):
+    """Open the search index; rebuild it now if it is missing, stale or of an older schema."""
+    from app.search import open_index
+    from app.services.indexing import ensure_current
+
+    index = open_index(settings)
+    reason = ensure_current(engine, index)
+    if reason:
+        log.info("search index rebuilt at start-up (%s)", reason)
+    return index
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     settings.ensure_dirs()
@@ -55,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.index = _open_search_index(settings, engine)
     app.mount("/static", StaticFiles(directory=str(PROJECT_ROOT / "static")), name="static")
 
     from app.api.routes import router as api_router
@@ -62,6 +75,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(api_router, prefix="/api/v1")
     app.include_router(web_router)
+    from app.api.search_routes import router as api_search_router
+    from app.web.search_routes import router as web_search_router
+
+    app.include_router(api_search_router, prefix="/api/v1")
+    app.include_router(web_search_router)
+    from app.api.export_routes import router as api_export_router
+    from app.api.list_routes import router as api_list_router
+    from app.web.export_routes import router as web_export_router
+    from app.web.list_routes import router as web_list_router
+
+    app.include_router(api_export_router, prefix="/api/v1")
+    app.include_router(api_list_router, prefix="/api/v1")
+    app.include_router(web_export_router)
+    app.include_router(web_list_router)
 
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError):

@@ -182,6 +182,17 @@ class ApiToken(SQLModel, table=True):
     token_hash: str = Field(unique=True, max_length=200)
     created_at: datetime = Field(default_factory=utcnow)
     last_used_at: datetime | None = None
+    # "api" tokens authenticate Bearer requests; "signin" tokens are one-time sign-in links.
+    kind: str = Field(default="api", max_length=20)
+    expires_at: datetime | None = None
+
+
+class LoginFailure(SQLModel, table=True):
+    """A failed sign-in, kept in the database so the throttle holds across worker processes."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(index=True, max_length=300)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
 
 
 class ReadingList(SQLModel, table=True):

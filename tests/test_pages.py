@@ -137,7 +137,8 @@ def test_paper_page_shows_metadata_links_and_bibtex(client):
     assert s.select_one(".byline").get_text(strip=True) == "Jörg Müller, Jane Smith"
     assert s.select_one("a[href='https://doi.org/10.1109/ms.2022.1']")
     assert texts(s.select(".classification .chip")) == ["Requirements engineering"]
-    assert texts(s.select(".classification .link-list a")) == ["Vague goals", "Goal templates"]
+    assert texts(s.select(".classification .challenge-links a")) == ["Vague goals"]
+    assert texts(s.select(".classification .direction-links a")) == ["Goal templates"]
     pre = s.select_one(".bibtex-box pre")
     assert pre.get_text().startswith("@article{alpha2022,")
     # the knowledge base's own link fields are not part of the entry users copy

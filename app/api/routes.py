@@ -4,9 +4,10 @@ from fastapi import APIRouter, Query, Request
 from sqlalchemy import func, select
 
 from app.api import schemas
-from app.deps import SessionDep
+from app.deps import IndexDep, SessionDep
 from app.models import Paper
 from app.services import browse
+from app.services import search as search_service
 from app.services.filters import SORTS, PaperFilters
 
 router = APIRouter(tags=["api"])
@@ -106,6 +107,7 @@ def _paper_item(item: browse.PaperItem) -> dict:
 def list_papers(
     request: Request,
     session: SessionDep,
+    index: IndexDep,
     phase: list[str] = Query(default=[]),
     challenge: list[str] = Query(default=[]),
     direction: list[str] = Query(default=[]),
@@ -117,10 +119,19 @@ def list_papers(
     sort: str = Query(default="year", pattern="^(" + "|".join(SORTS) + ")$"),
     page: int = Query(default=1, ge=1, le=10**6),
     per_page: int = Query(default=25, ge=1, le=200),
+    q: str = Query(default="", max_length=500, description="Full-text query (as /search)."),
 ):
-    """Papers filtered like /papers (OR within a facet, AND across), with facet counts."""
+    """Papers filtered like /papers (OR within a facet, AND across), with facet counts.
+
+    With `q`, only full-text matches, ranked by relevance unless `sort` is given."""
     f = PaperFilters.from_params(request.query_params)
-    result = browse.list_papers(session, f, sort=sort, page=page, per_page=per_page)
+    ids = order = None
+    if f.q:
+        ids, ranked, _notice = search_service.paper_ids_for_query(index, f.q)
+        order = ranked if "sort" not in request.query_params else None
+    result = browse.list_papers(
+        session, f, sort=sort, page=page, per_page=per_page, ids=ids, order_ids=order
+    )
     return {
         "items": [_paper_item(p) for p in result.items],
         "total": result.total,

@@ -15,8 +15,8 @@ def normalize_doi(value: str | None) -> str | None:
     """Lower-cased bare DOI (`10.x/y`) or None when the value is not a DOI."""
     if not value:
         return None
-    v = unquote(value.strip().strip("{}").strip())
-    v = _DOI_PREFIX.sub("", v).strip().rstrip(".")
+    v = unquote(value.replace("{", "").replace("}", "").strip())
+    v = _DOI_PREFIX.sub("", v).strip().rstrip(".,;")
     v = v.replace("\\_", "_")
     v = v.lower()
     return v if _DOI_SHAPE.match(v) else None

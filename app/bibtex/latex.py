@@ -27,6 +27,14 @@ _ACCENTS = {
     "r": "\u030a",
     "d": "\u0323",
     "b": "\u0331",
+    "check": "\u030c",
+    "acute": "\u0301",
+    "grave": "\u0300",
+    "hat": "\u0302",
+    "tilde": "\u0303",
+    "bar": "\u0304",
+    "ddot": "\u0308",
+    "breve": "\u0306",
 }
 
 # Letter-like commands.
@@ -152,6 +160,10 @@ _WRAPPERS = {
 }
 
 _NEEDS_DECODING = re.compile(r"[\\{}~$]|--")
+# `\ifmmode A\else B\fi` (APS author names): keep the text-mode branch.
+_IFMMODE = re.compile(r"\\ifmmode\b(.*?)\\else\b(.*?)\\fi\b ?", re.S)
+# Commands whose first argument is not text (a URL, a label): dropped with the command.
+_DROP_FIRST_ARG = {"href", "cite", "citep", "citet", "ref", "label", "hspace", "vspace"}
 _CMD = re.compile(r"\\([A-Za-z]+|.)")
 DEFAULT_MAX_LEN = 20_000
 
@@ -231,6 +243,8 @@ class _Decoder:
                         self.i += 2
                     elif self.i < n and s[self.i] == " " and name.isalpha():
                         self.i += 1
+                elif name in _DROP_FIRST_ARG:
+                    self._arg()
                 elif name in _WRAPPERS:
                     pass  # keep the argument: its braces are dropped below
                 else:
@@ -256,7 +270,11 @@ class _Decoder:
 
 
 def _decode_simple(value: str) -> str:
-    return _Decoder(value).run() if _NEEDS_DECODING.search(value) else value
+    if not _NEEDS_DECODING.search(value):
+        return value
+    if "\\ifmmode" in value:
+        value = _IFMMODE.sub(lambda m: m.group(2), value)
+    return _Decoder(value).run()
 
 
 @lru_cache(maxsize=65536)

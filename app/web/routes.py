@@ -3,9 +3,10 @@
 from fastapi import APIRouter, Request
 from sqlalchemy import func, select
 
-from app.deps import SessionDep
+from app.deps import IndexDep, SessionDep
 from app.models import Challenge, Direction, Paper
 from app.services import browse
+from app.services import search as search_service
 from app.services.filters import SORTS, PaperFilters
 from app.web.rendering import render
 
@@ -93,14 +94,20 @@ def active_filters(session, f: PaperFilters) -> list[dict]:
 
 
 @router.get("/papers")
-def papers_page(request: Request, session: SessionDep):
+def papers_page(request: Request, session: SessionDep, index: IndexDep):
     settings = request.app.state.settings
     f = PaperFilters.from_params(request.query_params)
     sort = request.query_params.get("sort", "year")
     sort = sort if sort in SORTS else "year"
     per_page = int_param(request, "per_page", settings.per_page_default, 1, settings.per_page_max)
     page_no = int_param(request, "page", 1)
-    page = browse.list_papers(session, f, sort=sort, page=page_no, per_page=per_page)
+    ids = order = None
+    if f.q:  # full-text hits, ranked by relevance unless a sort was chosen
+        ids, ranked, _notice = search_service.paper_ids_for_query(index, f.q)
+        order = ranked if "sort" not in request.query_params else None
+    page = browse.list_papers(
+        session, f, sort=sort, page=page_no, per_page=per_page, ids=ids, order_ids=order
+    )
     years = [int(o["value"]) for o in page.facets.get("year", [])]
 
     def query_fn(**extra):
@@ -130,7 +137,9 @@ def papers_page(request: Request, session: SessionDep):
 
 
 @router.get("/papers/{citekey}")
-def paper_page(citekey: str, request: Request, session: SessionDep):
-    return render(
-        request, "papers/detail.html", {"nav": "papers", **browse.paper_detail(session, citekey)}
-    )
+def paper_page(citekey: str, request: Request, session: SessionDep, index: IndexDep):
+    from app.services.indexing import related_papers
+
+    ctx = browse.paper_detail(session, citekey)
+    ctx["related"] = related_papers(session, index, ctx["paper"].id)
+    return render(request, "papers/detail.html", {"nav": "papers", **ctx})

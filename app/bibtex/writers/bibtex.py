@@ -1,0 +1,284 @@
+"""BibTeX (classic, ASCII) and BibLaTeX (UTF-8) writers.
+
+Imported entries are written from their original raw field values under their original key:
+nothing the user imported is rewritten except what classic BibTeX cannot read (non-ASCII
+characters become `{\\"u}`-style commands, bare `&`, `%`, `#` are escaped) and the survey context,
+which goes into `keywords` instead of the custom `phases`/`challenges`/`directions` fields.
+Papers without raw fields are written from their columns, fully escaped.
+"""
+
+import re
+from collections.abc import Iterable, Iterator
+
+from pylatexenc.latexencode import UnicodeToLatexEncoder
+
+from app.bibtex.latex import latex_to_unicode
+from app.bibtex.writers.context import merged_keywords
+from app.bibtex.writers.record import ExportRecord, Person
+
+CUSTOM = ("phases", "challenges", "directions")
+VERBATIM = {"url", "doi", "eprint", "file", "pdf", "urldate", "verba", "verbb", "verbc"}
+MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+REFS = ("crossref", "xref")
+
+_encoder = UnicodeToLatexEncoder(
+    non_ascii_only=True,
+    replacement_latex_protection="braces-all",
+    unknown_char_policy="keep",  # no LaTeX form (CJK...): keep the UTF-8 character
+    unknown_char_warning=False,
+)
+_BARE = re.compile(r"(?<!\\)([&%#])")
+_PLAIN = {
+    "\\": r"\textbackslash{}",
+    "{": r"\{",
+    "}": r"\}",
+    "$": r"\$",
+    "&": r"\&",
+    "%": r"\%",
+    "#": r"\#",
+    "_": r"\_",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
+_PLAIN_RE = re.compile(r"[\\{}$&%#_~^]")
+
+
+_BRACE_TOKENS = re.compile(r"\\.|[{}]", re.S)
+
+
+def balanced(value: str) -> bool:
+    """Braces nest properly (escaped `\\{` and `\\}` do not count)."""
+    if "{" not in value and "}" not in value:
+        return True
+    depth = 0
+    for m in _BRACE_TOKENS.finditer(value):
+        t = m.group()
+        if t == "{":
+            depth += 1
+        elif t == "}":
+            depth -= 1
+            if depth < 0:
+                return False
+    return depth == 0
+
+
+def _ascii(value: str) -> str:
+    return value if value.isascii() else _encoder.unicode_to_latex(value)
+
+
+def escape_plain(text: str) -> str:
+    """Plain Unicode text -> a classic BibTeX value (every special character escaped)."""
+    return _ascii(_PLAIN_RE.sub(lambda m: _PLAIN[m.group(0)], text))
+
+
+def encode_raw(name: str, value: str, *, unicode: bool = False) -> str:
+    """An original (LaTeX) field value made safe: braces balanced, bare specials escaped."""
+    value = " ".join(str(value).split()) if name not in ("abstract", "note") else str(value)
+    if name in VERBATIM:
+        return value if balanced(value) else value.replace("{", "").replace("}", "")
+    if not balanced(value):
+        return latex_to_utf8(escape_plain(value)) if unicode else escape_plain(value)
+    value = _BARE.sub(r"\\\1", value)
+    return latex_to_utf8(value) if unicode else _ascii(value)
+
+
+# `{\"u}`, `\"{u}`, `\"u`, `{\v c}`, `\ss{}`, `{\o}` ... -> the Unicode character.
+_ACCENT = re.compile(
+    r"\{\\(?:[`'^\"~=.]\s*(?:\{\w\}|\w)|[uvHckrdb](?:\s+\w|\s*\{\w\})"
+    r"|(?:ss|o|O|ae|AE|oe|OE|aa|AA|l|L|i|j)(?![A-Za-z]))\s*\}"
+    r"|\\[`'^\"~=.]\s*(?:\{\w\}|\w)"
+    r"|\\[uvHckrdb](?:\s*\{\w\}|\s+\w)"
+    r"|\\(?:ss|o|O|ae|AE|oe|OE|aa|AA|l|L)(?:\{\}|(?![A-Za-z]))"
+)
+
+
+def latex_to_utf8(value: str) -> str:
+    """Turn accent commands into Unicode characters, keeping every other brace and command."""
+    if "\\" not in value:
+        return value
+    return _ACCENT.sub(lambda m: latex_to_unicode(m.group(0)) or m.group(0), value)
+
+
+def _names(people: list[Person], *, unicode: bool) -> str:
+    esc = (lambda s: latex_to_utf8(escape_plain(s))) if unicode else escape_plain
+    out = []
+    for p in people:
+        if p.corporate:
+            out.append("{" + esc(p.family) + "}")
+        else:
+            out.append(f"{esc(p.family)}, {esc(p.given)}")
+    return " and ".join(out)
+
+
+MONTH_NAMES = (
+    "january february march april may june july august september october november december"
+).split()
+
+
+def _field_line(name: str, value: str) -> str:
+    v = value.strip().lower().rstrip(".")
+    if name == "month" and (v in MONTHS or v in MONTH_NAMES or v == "sept"):
+        return f"  {name} = {v[:3]},"  # the standard macro: styles print it their way
+    return f"  {name} = {{{value}}},"
+
+
+def _from_columns(rec: ExportRecord, *, unicode: bool) -> dict[str, str]:
+    esc = (lambda s: latex_to_utf8(escape_plain(s))) if unicode else escape_plain
+    f: dict[str, str] = {"title": "{" + esc(rec.title) + "}"}
+    if rec.authors:
+        f["author"] = _names(rec.authors, unicode=unicode)
+    if rec.year:
+        f["year"] = str(rec.year)
+    if rec.venue:
+        venue_field = {
+            "article": "journal",
+            "inproceedings": "booktitle",
+            "incollection": "booktitle",
+            "book": "publisher",
+            "techreport": "institution",
+            "phdthesis": "school",
+            "mastersthesis": "school",
+        }.get(rec.entry_type, "howpublished")
+        if not (venue_field == "howpublished" and rec.arxiv_id):
+            f[venue_field] = esc(rec.venue)
+    if rec.doi:
+        f["doi"] = rec.doi
+    if rec.arxiv_id:
+        f["eprint"] = rec.arxiv_id
+        f["archiveprefix"] = "arXiv"
+    if rec.url:
+        f["url"] = rec.url
+    if rec.abstract:
+        f["abstract"] = esc(rec.abstract)
+    return f
+
+
+def _entry_fields(rec: ExportRecord, parents: set[str], *, unicode: bool) -> dict[str, str]:
+    if rec.fields:
+        out = {}
+        for name, value in rec.fields.items():
+            name = str(name).lower()
+            if name in CUSTOM or name == "keywords":
+                continue
+            if name in REFS and str(value).strip().lower() not in parents:
+                continue  # the parent is not in this export: no dangling crossref
+            out[name] = encode_raw(name, str(value), unicode=unicode)
+    else:
+        out = _from_columns(rec, unicode=unicode)
+    keywords = merged_keywords(rec)
+    if keywords:
+        out["keywords"] = encode_raw("keywords", keywords, unicode=unicode)
+    if rec.note and "annote" not in out:
+        out["annote"] = latex_to_utf8(escape_plain(rec.note)) if unicode else escape_plain(rec.note)
+    return out
+
+
+def _entry(entry_type: str, key: str, fields: dict[str, str]) -> str:
+    lines = [f"@{entry_type}{{{key},"]
+    lines += [_field_line(k, v) for k, v in fields.items()]
+    lines[-1] = lines[-1].rstrip(",")
+    return "\n".join(lines) + "\n}\n\n"
+
+
+def crossref_parents(records: Iterable[ExportRecord]) -> set[str]:
+    """Lower-cased keys that some record cross-references and that are in `records`."""
+    keys = set()
+    wanted = set()
+    for r in records:
+        keys.add(r.citekey.lower())
+        for name in REFS:
+            if r.raw(name):
+                wanted.add(r.raw(name).strip().lower())
+    return keys & wanted
+
+
+def _ordered(records: Iterable[ExportRecord], parents: set[str] | None):
+    """Children before parents (BibTeX needs a crossref target after its referrers)."""
+    if parents is None:
+        records = list(records)
+        parents = crossref_parents(records)
+    held: list[ExportRecord] = []
+    for r in records:
+        if r.citekey.lower() in parents:
+            held.append(r)  # only cross-referenced entries are held back: a few at most
+        else:
+            yield r, parents
+    for r in held:
+        yield r, parents
+
+
+def iter_bibtex(
+    records: Iterable[ExportRecord], *, parents: set[str] | None = None, header: str = ""
+) -> Iterator[str]:
+    """Classic BibTeX, ASCII only. `parents`: cross-referenced keys present in the export
+    (lower-cased); None computes them (the records are then read into memory)."""
+    if header:
+        yield "".join(f"% {line}\n" for line in header.splitlines()) + "\n"
+    for rec, ps in _ordered(records, parents):
+        yield _entry(rec.entry_type or "misc", rec.citekey, _entry_fields(rec, ps, unicode=False))
+
+
+BIBLATEX_TYPES = {
+    "conference": "inproceedings",
+    "techreport": "report",
+    "phdthesis": "thesis",
+    "mastersthesis": "thesis",
+    "electronic": "online",
+    "www": "online",
+}
+THESIS_TYPES = {"phdthesis": "phdthesis", "mastersthesis": "mathesis", "techreport": "techreport"}
+RENAMES = {"journal": "journaltitle", "address": "location", "school": "institution"}
+
+
+def _biblatex_fields(rec: ExportRecord, parents: set[str]) -> dict[str, str]:
+    f = _entry_fields(rec, parents, unicode=True)
+    out: dict[str, str] = {}
+    for name, value in f.items():
+        name = RENAMES.get(name, name)
+        if name in ("archiveprefix", "primaryclass", "year", "month"):
+            continue
+        if name == "doi":
+            value = rec.doi or value
+        out.setdefault(name, value)
+    if "date" not in out:
+        year = rec.raw("year").strip() or (str(rec.year) if rec.year else "")
+        month = rec.raw("month").strip().lower()[:3]
+        if re.fullmatch(r"\d{4}", year):
+            if month in MONTHS:
+                year += f"-{MONTHS.index(month) + 1:02d}"
+            elif month.isdigit() and 1 <= int(month) <= 12:
+                year += f"-{int(month):02d}"
+            out["date"] = year
+        elif year:
+            out["year"] = year
+    if rec.arxiv_id:
+        out["eprint"] = rec.arxiv_id
+        out["eprinttype"] = "arxiv"
+        if rec.raw("primaryclass"):
+            out["eprintclass"] = rec.raw("primaryclass")
+    elif rec.raw("archiveprefix") and "eprint" in out:
+        out["eprinttype"] = latex_to_utf8(rec.raw("archiveprefix"))
+    if rec.doi:
+        out["doi"] = rec.doi
+    if rec.entry_type in THESIS_TYPES and "type" not in out:
+        out["type"] = THESIS_TYPES[rec.entry_type]
+    return out
+
+
+def iter_biblatex(
+    records: Iterable[ExportRecord], *, parents: set[str] | None = None, header: str = ""
+) -> Iterator[str]:
+    """BibLaTeX for biber: UTF-8 text, `date`, `journaltitle`, `eprint`/`eprinttype`, `doi`."""
+    if header:
+        yield "".join(f"% {line}\n" for line in header.splitlines()) + "\n"
+    for rec, ps in _ordered(records, parents):
+        etype = BIBLATEX_TYPES.get(rec.entry_type, rec.entry_type or "misc")
+        yield _entry(etype, rec.citekey, _biblatex_fields(rec, ps))
+
+
+def write_bibtex(records: Iterable[ExportRecord], **kw) -> str:
+    return "".join(iter_bibtex(records, **kw))
+
+
+def write_biblatex(records: Iterable[ExportRecord], **kw) -> str:
+    return "".join(iter_biblatex(records, **kw))

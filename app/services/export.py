@@ -1,0 +1,380 @@
+"""Export a filtered view or a reading list in any writer format, streamed in batches.
+
+`plan_export` resolves what to export (the ordered paper ids, a title and a file name) with the
+caller's session; `ExportPlan.chunks(engine)` then yields text with a session of its own, so a
+streaming HTTP response outlives the request's session safely. Only ids are held in memory:
+papers are loaded, converted to ExportRecords and written `batch` at a time.
+"""
+
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from app.bibtex.writers import FORMATS, ExportRecord, Group, Person, Term
+from app.bibtex.writers import bibtex as bibtex_writer
+from app.bibtex.writers.csljson import iter_csljson
+from app.bibtex.writers.markdown import iter_markdown_groups
+from app.bibtex.writers.ris import iter_ris
+from app.bibtex.writers.tabular import iter_csv
+from app.errors import BadRequest
+from app.models import (
+    Author,
+    Challenge,
+    Direction,
+    Paper,
+    PaperAuthor,
+    PaperChallenge,
+    PaperDirection,
+    PaperPhase,
+    Phase,
+)
+from app.services.browse import ACCEPTED, _conditions, _order, _where
+from app.services.filters import SORTS, PaperFilters
+
+log = logging.getLogger(__name__)
+BATCH = 1000
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def describe(f: PaperFilters) -> str:
+    """A short, file-name-friendly description of a filter: `phase-data_year-2023`."""
+    parts = []
+    for name in ("phase", "challenge", "direction", "venue", "type", "tag"):
+        values = getattr(f, name)
+        if values:
+            parts.append(_slug(name + "-" + "-".join(values)))
+    if f.year_from or f.year_to:
+        if f.year_from == f.year_to:
+            parts.append(f"year-{f.year_from}")
+        else:
+            parts.append(f"years-{f.year_from or ''}-{f.year_to or ''}".rstrip("-"))
+    if f.q:
+        parts.append(_slug("q-" + f.q))
+    return "_".join(p for p in parts if p)[:90].strip("-_") or "all-papers"
+
+
+def text_ids(session: Session, q: str, index=None) -> list[int]:
+    """Paper ids matching a text query: the search index when there is one, best first;
+    otherwise every word must appear in the title, abstract, citation key or venue."""
+    if index is not None and hasattr(index, "ranked_ids"):
+        try:
+            return list(index.ranked_ids(q, kind="paper"))
+        except Exception:  # a broken index must not break export: fall back to SQL
+            log.exception("search index failed for export query %r", q)
+    conds = []
+    for word in q.split()[:20]:
+        like = f"%{word.lower()}%"
+        conds.append(
+            or_(
+                func.lower(Paper.title).like(like),
+                func.lower(Paper.abstract).like(like),
+                func.lower(Paper.citekey).like(like),
+                func.lower(func.coalesce(Paper.venue, "")).like(like),
+            )
+        )
+    if not conds:
+        return []
+    return list(session.exec(select(Paper.id).where(*conds).order_by(Paper.id)).scalars())
+
+
+def filtered_ids(
+    session: Session, f: PaperFilters, *, sort: str = "year", index=None, ids=None
+) -> list[int]:
+    """The ordered ids of every paper the /papers view shows for these filters."""
+    order_ids = None
+    if ids is None and f.q:
+        order_ids = text_ids(session, f.q, index)
+        ids = set(order_ids)
+    q = select(Paper.id).where(_where(_conditions(f, set(ids) if ids is not None else None)))
+    rows = list(session.exec(q.order_by(*_order(sort if sort in SORTS else "year"))).scalars())
+    if order_ids is not None and sort == "relevance":
+        rank = {pid: i for i, pid in enumerate(order_ids)}
+        rows.sort(key=lambda pid: rank.get(pid, len(rank)))
+    return rows
+
+
+# --- ExportRecords from rows -----------------------------------------------------------------
+
+
+PAPER_COLUMNS = (
+    Paper.id,
+    Paper.citekey,
+    Paper.entry_type,
+    Paper.title,
+    Paper.year,
+    Paper.venue,
+    Paper.doi,
+    Paper.arxiv_id,
+    Paper.url,
+    Paper.abstract,
+    Paper.fields,
+)
+
+
+def records_for(
+    session: Session, ids: list[int], annotations: dict[int, tuple[str, str]] | None = None
+) -> list[ExportRecord]:
+    """ExportRecords for these ids, in this order (four Core queries whatever the number:
+    plain rows, no ORM identity map, because exports read many papers once)."""
+    if not ids:
+        return []
+    conn = session.connection()
+    papers = {row[0]: row for row in conn.execute(select(*PAPER_COLUMNS).where(Paper.id.in_(ids)))}
+    authors: dict[int, list[Person]] = defaultdict(list)
+    for pid, family, given, name in conn.execute(
+        select(PaperAuthor.paper_id, Author.family, Author.given, Author.name)
+        .join(Author, Author.id == PaperAuthor.author_id)
+        .where(PaperAuthor.paper_id.in_(ids))
+        .order_by(PaperAuthor.paper_id, PaperAuthor.position)
+    ):
+        authors[pid].append(Person(family or name, given or ""))
+    terms: dict[str, dict[int, list[Term]]] = {
+        "phases": defaultdict(list),
+        "challenges": defaultdict(list),
+        "directions": defaultdict(list),
+    }
+    cache: dict[tuple, Term] = {}  # one Term object per taxonomy item, shared by papers
+    for pid, slug, name in conn.execute(
+        select(PaperPhase.paper_id, Phase.slug, Phase.name)
+        .join(Phase, Phase.id == PaperPhase.phase_id)
+        .where(PaperPhase.paper_id.in_(ids), PaperPhase.origin.in_(ACCEPTED))
+        .order_by(Phase.survey_id, Phase.position)
+    ):
+        key = ("p", slug, name)
+        terms["phases"][pid].append(cache.get(key) or cache.setdefault(key, Term(slug, name)))
+    for kind, link, col, target in (
+        ("challenges", PaperChallenge, PaperChallenge.challenge_id, Challenge),
+        ("directions", PaperDirection, PaperDirection.direction_id, Direction),
+    ):
+        for pid, slug, title, phase_slug in conn.execute(
+            select(link.paper_id, target.slug, target.title, Phase.slug)
+            .join(target, target.id == col)
+            .join(Phase, Phase.id == target.phase_id)
+            .where(link.paper_id.in_(ids), link.origin.in_(ACCEPTED))
+            .order_by(Phase.position, target.position, target.id)
+        ):
+            key = (kind, slug, title, phase_slug)
+            term = cache.get(key) or cache.setdefault(key, Term(slug, title, phase_slug))
+            terms[kind][pid].append(term)
+    notes = annotations or {}
+    phases, challenges, directions = terms["phases"], terms["challenges"], terms["directions"]
+    out = []
+    for pid in ids:
+        row = papers.get(pid)
+        if row is None:
+            continue
+        note, status = notes.get(pid, ("", ""))
+        out.append(
+            ExportRecord(
+                row[1],
+                row[2],
+                row[3],
+                authors.get(pid, []),
+                row[4],
+                row[5],
+                row[6],
+                row[7],
+                row[8],
+                row[9] or "",
+                row[10] or {},
+                phases.get(pid, []),
+                challenges.get(pid, []),
+                directions.get(pid, []),
+                note,
+                status,
+            )
+        )
+    return out
+
+
+def iter_records(
+    session: Session,
+    ids: list[int],
+    annotations: dict[int, tuple[str, str]] | None = None,
+    batch: int = BATCH,
+) -> Iterator[ExportRecord]:
+    for start in range(0, len(ids), batch):
+        yield from records_for(session, ids[start : start + batch], annotations)
+
+
+def crossref_parents(session: Session, ids: list[int], batch: int = BATCH) -> set[str]:
+    """Lower-cased keys of exported papers that other exported papers cross-reference."""
+    wanted: set[str] = set()
+    refs = [Paper.fields[name].as_string() for name in bibtex_writer.REFS]
+    conn = session.connection()
+    for start in range(0, len(ids), batch):
+        chunk = ids[start : start + batch]
+        for row in conn.execute(
+            select(*refs).where(Paper.id.in_(chunk), or_(*[r.is_not(None) for r in refs]))
+        ):
+            wanted.update(str(v).strip().lower() for v in row if v)
+    if not wanted:
+        return set()
+    found = set()
+    id_set = set(ids)
+    for pid, key in session.exec(
+        select(Paper.id, Paper.citekey).where(func.lower(Paper.citekey).in_(wanted))
+    ).all():
+        if pid in id_set:
+            found.add(key.lower())
+    return found
+
+
+def markdown_groups(
+    session: Session, ids: list[int], annotations, batch: int = BATCH
+) -> Iterator[Group]:
+    """Groups (phase, challenge) in lifecycle order, each streaming its papers lazily."""
+    order = {pid: i for i, pid in enumerate(ids)}
+    phase_of: dict[int, set[int]] = defaultdict(set)
+    by_group: dict[tuple[int | None, int | None], list[int]] = defaultdict(list)
+    ch_links: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for start in range(0, len(ids), batch):
+        chunk = ids[start : start + batch]
+        for pid, phid in session.exec(
+            select(PaperPhase.paper_id, PaperPhase.phase_id).where(
+                PaperPhase.paper_id.in_(chunk), PaperPhase.origin.in_(ACCEPTED)
+            )
+        ).all():
+            phase_of[pid].add(phid)
+        for pid, cid, phid in session.exec(
+            select(PaperChallenge.paper_id, Challenge.id, Challenge.phase_id)
+            .join(Challenge, Challenge.id == PaperChallenge.challenge_id)
+            .where(PaperChallenge.paper_id.in_(chunk), PaperChallenge.origin.in_(ACCEPTED))
+        ).all():
+            ch_links[pid].append((cid, phid))
+    for pid in ids:
+        phases = phase_of.get(pid, set())
+        if not phases:
+            by_group[(None, None)].append(pid)
+        for phid in phases:
+            mine = [cid for cid, cphid in ch_links.get(pid, []) if cphid == phid]
+            for cid in mine:
+                by_group[(phid, cid)].append(pid)
+            if not mine:
+                by_group[(phid, None)].append(pid)
+    phases = session.exec(select(Phase).order_by(Phase.survey_id, Phase.position)).scalars().all()
+    challenges = (
+        session.exec(select(Challenge).order_by(Challenge.position, Challenge.id)).scalars().all()
+    )
+    for ph in phases:
+        pterm = Term(ph.slug, ph.name)
+        for ch in challenges:
+            if ch.phase_id == ph.id and (ph.id, ch.id) in by_group:
+                group_ids = sorted(by_group[(ph.id, ch.id)], key=order.__getitem__)
+                yield Group(
+                    pterm,
+                    Term(ch.slug, ch.title, ph.slug),
+                    iter_records(session, group_ids, annotations, batch),
+                )
+        if (ph.id, None) in by_group:
+            yield Group(pterm, None, iter_records(session, by_group[(ph.id, None)], annotations))
+    if (None, None) in by_group:
+        yield Group(None, None, iter_records(session, by_group[(None, None)], annotations))
+
+
+# --- the plan --------------------------------------------------------------------------------
+
+
+@dataclass
+class ExportPlan:
+    format: str
+    title: str
+    filename: str
+    ids: list[int]
+    annotations: dict[int, tuple[str, str]] = field(default_factory=dict)
+    intro: str = ""
+    batch: int = BATCH
+
+    @property
+    def media_type(self) -> str:
+        return FORMATS[self.format].media_type
+
+    @property
+    def count(self) -> int:
+        return len(self.ids)
+
+    def write(self, session: Session) -> Iterator[str]:
+        """Text chunks of the export, using `session` for the batched reads."""
+        fmt, ids, notes = self.format, self.ids, self.annotations
+        header = f"{self.title}\n{self.count} paper(s), exported from surveykb"
+        if fmt in ("bibtex", "biblatex"):
+            parents = crossref_parents(session, ids, self.batch)
+            writer = bibtex_writer.iter_bibtex if fmt == "bibtex" else bibtex_writer.iter_biblatex
+            yield from writer(
+                iter_records(session, ids, notes, self.batch), parents=parents, header=header
+            )
+        elif fmt == "csljson":
+            yield from iter_csljson(iter_records(session, ids, notes, self.batch))
+        elif fmt == "ris":
+            yield from iter_ris(iter_records(session, ids, notes, self.batch))
+        elif fmt == "csv":
+            yield from iter_csv(iter_records(session, ids, notes, self.batch))
+        else:
+            yield from iter_markdown_groups(
+                markdown_groups(session, ids, notes, self.batch),
+                title=self.title,
+                intro=self.intro,
+            )
+
+    def chunks(self, engine: Engine) -> Iterator[str]:
+        """Like write(), with a session of its own (for streaming responses)."""
+        with Session(engine, expire_on_commit=False) as session:
+            yield from self.write(session)
+
+
+def check_format(fmt: str | None) -> str:
+    fmt = (fmt or "bibtex").strip().lower()
+    aliases = {"bib": "bibtex", "csl": "csljson", "csl-json": "csljson", "json": "csljson"}
+    fmt = aliases.get(fmt, fmt)
+    if fmt not in FORMATS:
+        raise BadRequest(f"Unknown export format '{fmt}'. Use one of: {', '.join(FORMATS)}.")
+    return fmt
+
+
+def plan_export(
+    session: Session,
+    *,
+    fmt: str = "bibtex",
+    filters: PaperFilters | None = None,
+    list_slug: str | None = None,
+    sort: str = "year",
+    index=None,
+    ids: Iterable[int] | None = None,
+    batch: int = BATCH,
+) -> ExportPlan:
+    """What an export of these filters (or of the reading list `list_slug`) contains."""
+    fmt = check_format(fmt)
+    ext = FORMATS[fmt].extension
+    if list_slug:
+        from app.services import lists
+
+        rl = lists.get_list(session, list_slug)
+        paper_ids, annotations = lists.list_paper_ids(session, rl, index=index)
+        return ExportPlan(
+            format=fmt,
+            title=f"Reading list: {rl.name}",
+            filename=f"surveykb-list-{rl.slug}.{ext}",
+            ids=paper_ids,
+            annotations=annotations,
+            intro=rl.description,
+            batch=batch,
+        )
+    f = filters or PaperFilters()
+    paper_ids = filtered_ids(session, f, sort=sort, index=index, ids=ids)
+    title = "Papers" if f.is_empty() else "Papers: " + describe(f).replace("_", ", ")
+    return ExportPlan(
+        format=fmt,
+        title=title,
+        filename=f"surveykb-{describe(f)}.{ext}",
+        ids=paper_ids,
+        batch=batch,
+    )

@@ -1,0 +1,892 @@
+"""BibTeX import: preview (dry run), then commit in one transaction, never losing an entry.
+
+Every entry-like block of the file ends up as exactly one row of the report:
+- new       -> added (its key kept; a clash with another paper renames only the newcomer)
+- duplicate -> merged into the existing paper (identity: normalised DOI, then arXiv id, then
+               same key and title, then folded title + first author family + year); the
+               existing record wins, missing fields are filled, links are unioned and the
+               incoming key becomes an alias. A merge that adds nothing is reported as skipped.
+- probable  -> same title only: added by default, flagged for the person to decide
+- skipped   -> readable but not a paper (@xdata), or skipped by the person's choice
+- invalid   -> could not be read: line, key when readable, and a reason
+
+Web, API and CLI call `plan_import` (read-only) and `commit_import` (one transaction, then the
+search index sync). Uploaded files are kept under settings.uploads_dir with their ImportJob.
+"""
+
+import logging
+import re
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from app.bibtex.identifiers import fold
+from app.bibtex.names import Name
+from app.bibtex.parse import ParseResult, parse_bytes
+from app.bibtex.record import PaperRecord, split_list, to_record
+from app.errors import BadRequest, NotFound, PayloadTooLarge
+from app.models import (
+    Author,
+    Challenge,
+    CitekeyAlias,
+    Direction,
+    ImportJob,
+    Paper,
+    PaperAuthor,
+    PaperChallenge,
+    PaperDirection,
+    PaperPhase,
+    Phase,
+    utcnow,
+)
+from app.services.papers import PAPER_COLUMNS, author_key
+from app.services.suggest import Suggester, load_suggester, paper_text
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+BATCH = 500
+FILLABLE = ("venue", "year", "doi", "arxiv_id", "url", "abstract")
+ACTIONS = ("add", "merge", "skip")
+Progress = Callable[[str, int, int], None]
+
+
+def _noop(stage: str, done: int, total: int) -> None:
+    pass
+
+
+# --- the plan ----------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    """One entry of the file in the preview and the report (stored in ImportJob.results)."""
+
+    n: int
+    line: int | None
+    key: str | None
+    status: str  # new | duplicate | probable | skipped | invalid
+    action: str  # add | merge | skip | none
+    outcome: str = ""  # after commit: added | merged | skipped | failed
+    citekey: str | None = None  # the key the paper has (or will have)
+    renamed_from: str | None = None
+    title: str = ""
+    year: int | None = None
+    authors: str = ""
+    match: dict | None = None  # {"id", "citekey", "title", "reason"}
+    reason: str = ""
+    phases: list[dict] = field(default_factory=list)
+    challenges: list[dict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+
+
+@dataclass
+class Plan:
+    rows: list[Row]
+    records: dict[int, PaperRecord]  # row n -> record (rows that have one)
+    curated: dict[int, dict[str, set[int]]]  # row n -> {"phase": ids, "challenge": ..}
+    encoding: str
+    warnings: list[str]
+    total: int
+
+    def counts(self) -> dict[str, int]:
+        c = {"total": self.total, "new": 0, "duplicate": 0, "probable": 0, "skipped": 0}
+        c["invalid"] = 0
+        for r in self.rows:
+            c[r.status] = c.get(r.status, 0) + 1
+        return c
+
+
+class _Known:
+    """In-memory identity maps of the papers in the database (plus this file's new ones)."""
+
+    def __init__(self, session: Session) -> None:
+        self.doi: dict[str, int] = {}
+        self.arxiv: dict[str, int] = {}
+        self.key: dict[str, int] = {}  # lower-cased citekeys and aliases
+        self.title: dict[str, list[int]] = {}
+        self.info: dict[int, dict] = {}
+        first_author = dict(
+            session.exec(
+                select(PaperAuthor.paper_id, Author.family)
+                .join(Author, Author.id == PaperAuthor.author_id)
+                .where(PaperAuthor.position == 0)
+            ).all()
+        )
+        for pid, key, doi, arxiv, tkey, year, title in session.exec(
+            select(
+                Paper.id,
+                Paper.citekey,
+                Paper.doi,
+                Paper.arxiv_id,
+                Paper.title_key,
+                Paper.year,
+                Paper.title,
+            )
+        ).all():
+            self.add(pid, key, doi, arxiv, tkey, year, fold(first_author.get(pid, "")), title)
+        for alias, pid in session.exec(select(CitekeyAlias.alias, CitekeyAlias.paper_id)).all():
+            self.key.setdefault(alias.lower(), pid)
+
+    def add(self, pid, key, doi, arxiv, tkey, year, family, title) -> None:
+        self.info[pid] = {"citekey": key, "title": title, "tkey": tkey, "year": year,
+                          "family": family}
+        self.key.setdefault(key.lower(), pid)
+        if doi:
+            self.doi.setdefault(doi, pid)
+        if arxiv:
+            self.arxiv.setdefault(arxiv, pid)
+        if tkey:
+            self.title.setdefault(tkey, []).append(pid)
+
+    def identify(self, rec: PaperRecord) -> tuple[int | None, str, bool]:
+        """(paper id, why, exact) of the paper this record duplicates, if any."""
+        if rec.doi and rec.doi in self.doi:
+            return self.doi[rec.doi], f"same DOI {rec.doi}", True
+        if rec.arxiv_id and rec.arxiv_id in self.arxiv:
+            return self.arxiv[rec.arxiv_id], f"same arXiv id {rec.arxiv_id}", True
+        pid = self.key.get(rec.citekey.lower())
+        if pid is not None and self.info[pid]["tkey"] == rec.title_key:
+            return pid, "same citation key and title", True
+        candidates = self.title.get(rec.title_key) or []
+        family = fold(rec.authors[0].full_family) if rec.authors else ""
+        low = rec.citekey.lower()
+        for pid in candidates:
+            info = self.info[pid]
+            if info["family"] == family and info["year"] == rec.year:
+                return pid, "same title, first author and year", True
+            if _RENAMED.fullmatch(info["citekey"].lower()[len(low) :]) and info[
+                "citekey"
+            ].lower().startswith(low):
+                return pid, "same title and key (renamed on an earlier import)", True
+        if candidates and len(rec.title_key) >= 12:
+            return candidates[0], "same title (authors or year differ or are missing)", False
+        return None, "", False
+
+    def free_key(self, key: str) -> str:
+        """The key itself if no paper (or alias) has it, else Key+a, b, ..., z, aa, ..."""
+        if key.lower() not in self.key:
+            return key
+        for suffix in _suffixes():
+            candidate = key + suffix
+            if candidate.lower() not in self.key:
+                return candidate
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+_RENAMED = re.compile(r"[a-z]{1,2}|-\d+")
+
+
+def _suffixes():
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    yield from letters
+    for a in letters:
+        for b in letters:
+            yield a + b
+    n = 0
+    while True:
+        n += 1
+        yield f"-{n}"
+
+
+def _authors_short(names: list[Name]) -> str:
+    shown = [n.display for n in names[:3]]
+    return ", ".join(shown) + (" et al." if len(names) > 3 else "")
+
+
+def _slug_maps(session: Session) -> tuple[dict, dict, dict]:
+    phases = {s: i for i, s in session.exec(select(Phase.id, Phase.slug)).all()}
+    challenges = {
+        s: (i, ph) for i, s, ph in session.exec(
+            select(Challenge.id, Challenge.slug, Challenge.phase_id)
+        ).all()
+    }
+    directions = {
+        s: (i, ph) for i, s, ph in session.exec(
+            select(Direction.id, Direction.slug, Direction.phase_id)
+        ).all()
+    }
+    return phases, challenges, directions
+
+
+def _curated(rec: PaperRecord, maps) -> dict[str, set[int]]:
+    """Links named by the entry itself: a `keywords` value (or a phases/challenges/directions
+    field, as our own exports write) that is a phase, challenge or direction slug."""
+    phases, challenges, directions = maps
+    words = {fold(k).replace(" ", "-") for k in rec.keywords}
+    for name in ("phases", "challenges", "directions"):
+        words |= {fold(k).replace(" ", "-") for k in split_list(rec.fields.get(name))}
+    out: dict[str, set[int]] = {"phase": set(), "challenge": set(), "direction": set()}
+    for w in words:
+        if w in phases:
+            out["phase"].add(phases[w])
+        if w in challenges:
+            out["challenge"].add(challenges[w][0])
+            out["phase"].add(challenges[w][1])
+        if w in directions:
+            out["direction"].add(directions[w][0])
+            out["phase"].add(directions[w][1])
+    return out
+
+
+def read_upload(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ParseResult:
+    """Check the size and parse; raises PayloadTooLarge / BadRequest for unusable input."""
+    if len(data) > max_bytes:
+        raise PayloadTooLarge(
+            f"The file is {len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.1f} MB. "
+            "Split it into smaller files and import them one after the other."
+        )
+    result = parse_bytes(data)
+    if result.total == 0:
+        raise BadRequest(
+            "No BibTeX entries were found in this file (nothing starts with '@type{key,')."
+        )
+    return result
+
+
+def plan_import(
+    session: Session,
+    data: bytes,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    progress: Progress = _noop,
+    suggester: Suggester | None = None,
+) -> Plan:
+    """Read-only: what importing these bytes would do, row by row (the preview)."""
+    progress("reading", 0, 0)
+    result = read_upload(data, max_bytes=max_bytes)
+    total = result.total
+    progress("matching", 0, total)
+    known = _Known(session)
+    maps = _slug_maps(session)
+    if suggester is None:
+        suggester = load_suggester(session)
+    rows: list[Row] = []
+    records: dict[int, PaperRecord] = {}
+    curated: dict[int, dict[str, set[int]]] = {}
+    phase_names = {i: s for s, i in maps[0].items()}
+    fake_id = -1
+    problems = sorted(
+        [(p, "invalid") for p in result.failed] + [(p, "skipped") for p in result.skipped],
+        key=lambda x: x[0].line or 0,
+    )
+    for p, status in problems:
+        rows.append(
+            Row(n=0, line=p.line, key=p.key, status=status, action="none", reason=p.reason)
+        )
+    for i, entry in enumerate(result.entries):
+        if i % BATCH == 0:
+            progress("matching", i, total)
+        rec = to_record(entry)
+        row = Row(
+            n=0,
+            line=entry.line,
+            key=entry.key,
+            status="new",
+            action="add",
+            title=rec.title,
+            year=rec.year,
+            authors=_authors_short(rec.authors),
+            warnings=entry.warnings + rec.warnings,
+        )
+        pid, why, exact = known.identify(rec)
+        if pid is not None:
+            info = known.info[pid]
+            row.match = {"id": pid if pid > 0 else None, "citekey": info["citekey"],
+                         "title": info["title"], "reason": why}
+            row.status = "duplicate" if exact else "probable"
+            row.action = "merge" if exact else "add"
+            row.citekey = info["citekey"] if exact else None
+        if row.action == "add":
+            row.citekey = known.free_key(rec.citekey)
+            if row.citekey != rec.citekey:
+                row.renamed_from = rec.citekey
+                other = known.info[known.key[rec.citekey.lower()]]["citekey"]
+                row.warnings.append(
+                    f"the key '{rec.citekey}' is already used by '{other}' (another paper); "
+                    f"this entry is imported as '{row.citekey}'"
+                )
+            rec.citekey = row.citekey
+            family = fold(rec.authors[0].full_family) if rec.authors else ""
+            known.add(fake_id, rec.citekey, rec.doi, rec.arxiv_id, rec.title_key, rec.year,
+                      family, rec.title)
+            fake_id -= 1
+        cur = _curated(rec, maps)
+        if suggester is not None:
+            sp, sc = suggester.suggest(paper_text(rec.title, rec.abstract, rec.keywords))
+            row.phases = [s.as_dict() | {"origin": "suggested"} for s in sp]
+            row.challenges = [s.as_dict() | {"origin": "suggested"} for s in sc]
+        for ph in cur["phase"]:
+            row.phases = [d for d in row.phases if d["slug"] != phase_names[ph]]
+            row.phases.insert(0, {"slug": phase_names[ph], "name": phase_names[ph],
+                                  "score": None, "words": [], "origin": "curated"})
+        rows.append(row)
+        records[len(rows) - 1] = rec
+        curated[len(rows) - 1] = cur
+    # Report order is file order; row numbers are positions in that order.
+    order = sorted(range(len(rows)), key=lambda k: (rows[k].line or 0, k))
+    new_rows, new_records, new_curated = [], {}, {}
+    for n, k in enumerate(order):
+        rows[k].n = n
+        new_rows.append(rows[k])
+        if k in records:
+            new_records[n] = records[k]
+            new_curated[n] = curated[k]
+    progress("matching", total, total)
+    return Plan(
+        rows=new_rows,
+        records=new_records,
+        curated=new_curated,
+        encoding=result.encoding,
+        warnings=[str(w) for w in result.warnings if w.line is None],
+        total=total,
+    )
+
+
+# --- commit ------------------------------------------------------------------------------
+
+
+def apply_choices(plan: Plan, choices: dict[int, str] | None) -> None:
+    """Per-row choices from the preview: add | merge | skip (invalid rows stay as they are)."""
+    for n, action in (choices or {}).items():
+        if not (0 <= n < len(plan.rows)) or action not in ACTIONS:
+            continue
+        row = plan.rows[n]
+        if row.status in ("invalid", "skipped"):
+            continue
+        if action == "merge" and not row.match:
+            continue
+        if action == "add" and row.status == "duplicate":
+            continue  # the same DOI/arXiv id cannot be stored twice
+        row.action = action
+
+
+@dataclass
+class Report:
+    job_id: int | None
+    added: list[dict] = field(default_factory=list)
+    merged: list[dict] = field(default_factory=list)
+    skipped: list[dict] = field(default_factory=list)
+    failed: list[dict] = field(default_factory=list)
+    warnings: list[dict] = field(default_factory=list)
+    paper_ids: set[int] = field(default_factory=set)
+    dry_run: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "added": self.added,
+            "merged": self.merged,
+            "skipped": self.skipped,
+            "failed": self.failed,
+            "warnings": self.warnings,
+            "job": self.job_id,
+            "dry_run": self.dry_run,
+        }
+
+    def counts(self) -> dict[str, int]:
+        return {k: len(getattr(self, k)) for k in ("added", "merged", "skipped", "failed")}
+
+
+def _item(row: Row, reason: str = "") -> dict:
+    return {"key": row.key, "line": row.line, "citekey": row.citekey, "reason": reason}
+
+
+def report_from_rows(rows: list[Row], job_id: int | None, warnings: list[str]) -> Report:
+    rep = Report(job_id)
+    for row in rows:
+        if row.outcome == "added":
+            why = f"renamed from '{row.renamed_from}'" if row.renamed_from else ""
+            rep.added.append(_item(row, why))
+        elif row.outcome == "merged":
+            rep.merged.append(_item(row, row.match["reason"] if row.match else ""))
+        elif row.outcome == "failed":
+            rep.failed.append(_item(row, row.reason))
+        else:
+            rep.skipped.append(_item(row, row.reason))
+        for w in row.warnings:
+            rep.warnings.append({"key": row.key, "line": row.line, "reason": w})
+    rep.warnings[:0] = [{"key": None, "line": None, "reason": w} for w in warnings]
+    return rep
+
+
+def _author_ids(session: Session, names: list[list[Name]]) -> list[list[int]]:
+    """Find or create every author of every paper with a handful of queries."""
+    keys = {author_key(n): n for ns in names for n in ns}
+    found: dict[str, int] = {}
+    key_list = list(keys)
+    for i in range(0, len(key_list), BATCH):
+        chunk = key_list[i : i + BATCH]
+        found.update(session.exec(select(Author.key, Author.id).where(Author.key.in_(chunk))).all())
+    missing = [k for k in keys if k not in found]
+    for i in range(0, len(missing), BATCH):
+        objs = [
+            Author(
+                name=keys[k].display[:300],
+                family=keys[k].full_family[:200],
+                given=keys[k].given[:200],
+                key=k,
+            )
+            for k in missing[i : i + BATCH]
+        ]
+        session.add_all(objs)
+        session.flush()
+        found.update({a.key: a.id for a in objs})
+    out = []
+    for ns in names:
+        seen: list[int] = []
+        for n in ns:
+            aid = found[author_key(n)]
+            seen.append(aid)
+        out.append(seen)
+    return out
+
+
+def _link_rows(session: Session, model, col: str, rows: list[dict]) -> None:
+    if not rows:
+        return
+    unique = {(r["paper_id"], r[col]): r for r in rows}
+    session.execute(insert(model), list(unique.values()))
+
+
+def _existing_links(session: Session, model, col: str, ids: set[int]) -> set[tuple[int, int]]:
+    out: set[tuple[int, int]] = set()
+    id_list = list(ids)
+    for i in range(0, len(id_list), BATCH):
+        chunk = id_list[i : i + BATCH]
+        out.update(
+            session.exec(
+                select(model.paper_id, getattr(model, col)).where(model.paper_id.in_(chunk))
+            ).all()
+        )
+    return out
+
+
+def commit_plan(
+    session: Session, plan: Plan, *, progress: Progress = _noop
+) -> set[int]:
+    """Write the plan (the caller commits: one transaction). Returns touched paper ids."""
+    rows = plan.rows
+    todo_add = [r for r in rows if r.action == "add"]
+    todo_merge = [r for r in rows if r.action == "merge" and r.match]
+    total = len(todo_add) + len(todo_merge)
+    done = 0
+    touched: set[int] = set()
+    id_of_row: dict[int, int] = {}
+    # Re-check keys and identifiers against the database as it is now (it may have changed
+    # since the preview): a clash renames the newcomer, a taken DOI becomes a merge.
+    known_keys = {k.lower() for k in session.exec(select(Paper.citekey)).scalars()}
+    known_keys |= {k.lower() for k in session.exec(select(CitekeyAlias.alias)).scalars()}
+    taken_doi = dict(session.exec(select(Paper.doi, Paper.id).where(Paper.doi.is_not(None))).all())
+    taken_arxiv = dict(
+        session.exec(select(Paper.arxiv_id, Paper.id).where(Paper.arxiv_id.is_not(None))).all()
+    )
+    pending_merge: list[tuple[Row, int]] = []
+    for start in range(0, len(todo_add), BATCH):
+        chunk = todo_add[start : start + BATCH]
+        papers = []
+        for row in chunk:
+            rec = plan.records[row.n]
+            if (rec.doi and rec.doi in taken_doi) or (rec.arxiv_id and rec.arxiv_id in taken_arxiv):
+                target = taken_doi.get(rec.doi) or taken_arxiv.get(rec.arxiv_id)
+                row.action, row.status = "merge", "duplicate"
+                row.match = row.match or {"id": target, "citekey": None, "title": "",
+                                          "reason": "same identifier (found at commit)"}
+                row.match["id"] = target
+                pending_merge.append((row, target))
+                continue
+            key = rec.citekey
+            if key.lower() in known_keys:
+                base = row.renamed_from or key
+                key = next(base + s for s in _suffixes() if (base + s).lower() not in known_keys)
+                row.renamed_from = base
+                rec.citekey = key
+            known_keys.add(key.lower())
+            row.citekey = key
+            values = {c: getattr(rec, c) for c in PAPER_COLUMNS}
+            paper = Paper(citekey=key, **values)
+            papers.append((row, rec, paper))
+            if rec.doi:
+                taken_doi[rec.doi] = -1
+            if rec.arxiv_id:
+                taken_arxiv[rec.arxiv_id] = -1
+        session.add_all([p for _, _, p in papers])
+        session.flush()
+        for row, rec, paper in papers:
+            id_of_row[row.n] = paper.id
+            row.outcome = "added"
+            touched.add(paper.id)
+            if rec.doi:
+                taken_doi[rec.doi] = paper.id
+            if rec.arxiv_id:
+                taken_arxiv[rec.arxiv_id] = paper.id
+        ids = _author_ids(session, [rec.authors for _, rec, _ in papers])
+        pa = []
+        for (_, _, paper), aids in zip(papers, ids, strict=True):
+            pa += [{"paper_id": paper.id, "position": i, "author_id": a} for i, a in
+                   enumerate(aids)]
+        if pa:
+            session.execute(insert(PaperAuthor), pa)
+        _links_for(session, plan, [(row, paper.id) for row, _, paper in papers], merge=False)
+        done += len(chunk)
+        progress("writing", done, total)
+    # Merges: the existing record wins; fill what it lacks; union links; alias the key.
+    merges = [(r, r.match["id"]) for r in todo_merge] + pending_merge
+    added_by_key = {r.citekey: id_of_row[r.n] for r in rows if r.n in id_of_row}
+    resolved = []
+    for row, pid in merges:
+        if not pid or pid < 0:  # merged into a paper added earlier in this same file
+            pid = added_by_key.get(row.match.get("citekey") if row.match else None)
+            row.match["id"] = pid
+        resolved.append((row, pid))
+    merges = resolved
+    existing = {}
+    merge_ids = {pid for _, pid in merges if pid}
+    id_list = list(merge_ids)
+    for i in range(0, len(id_list), BATCH):
+        for p in session.exec(select(Paper).where(Paper.id.in_(id_list[i : i + BATCH]))).scalars():
+            existing[p.id] = p
+    aliases = set(session.exec(select(CitekeyAlias.alias)).scalars())
+    has_authors = {
+        pid for pid in session.exec(
+            select(PaperAuthor.paper_id).where(PaperAuthor.paper_id.in_(id_list)).distinct()
+        ).scalars()
+    } if id_list else set()
+    link_jobs = []
+    for row, pid in merges:
+        paper = existing.get(pid)
+        rec = plan.records[row.n]
+        if paper is None:
+            row.outcome, row.reason = "skipped", "the paper it duplicates was not found"
+            continue
+        changed = _fill(paper, rec, taken_doi, taken_arxiv)
+        if not rec.authors or pid in has_authors:
+            pass
+        else:
+            (aids,) = _author_ids(session, [rec.authors])
+            session.execute(
+                insert(PaperAuthor),
+                [{"paper_id": pid, "position": i, "author_id": a} for i, a in enumerate(aids)],
+            )
+            has_authors.add(pid)
+            changed = True
+        if (
+            rec.citekey != paper.citekey
+            and rec.citekey not in aliases
+            and rec.citekey.lower() not in known_keys
+        ):
+            session.add(CitekeyAlias(alias=rec.citekey, paper_id=pid))
+            aliases.add(rec.citekey)
+            row.warnings.append(f"'{rec.citekey}' is now an alias of '{paper.citekey}'")
+            changed = True
+        link_jobs.append((row, pid))
+        row.citekey = paper.citekey
+        row.match["citekey"] = paper.citekey
+        row._changed = changed  # type: ignore[attr-defined]
+        if changed:
+            paper.updated_at = utcnow()
+            session.add(paper)
+    linked = _links_for(session, plan, link_jobs, merge=True)
+    for row, pid in link_jobs:
+        if row._changed or pid in linked:  # type: ignore[attr-defined]
+            row.outcome = "merged"
+            touched.add(pid)
+        else:
+            row.outcome = "skipped"
+            row.reason = f"already in the knowledge base as '{row.citekey}' (nothing new)"
+        done += 1
+        if done % BATCH == 0:
+            progress("writing", done, total)
+    for row in rows:
+        if not row.outcome:
+            if row.status == "invalid":
+                row.outcome = "failed"
+            else:
+                row.outcome = "skipped"
+                row.reason = row.reason or "skipped by choice"
+    session.flush()
+    progress("writing", total, total)
+    return touched
+
+
+def _fill(paper: Paper, rec: PaperRecord, taken_doi: dict, taken_arxiv: dict) -> bool:
+    changed = False
+    for col in FILLABLE:
+        new = getattr(rec, col)
+        if new in (None, "") or getattr(paper, col) not in (None, ""):
+            continue
+        if col == "doi" and taken_doi.get(new, paper.id) != paper.id:
+            continue
+        if col == "arxiv_id" and taken_arxiv.get(new, paper.id) != paper.id:
+            continue
+        setattr(paper, col, new)
+        if col == "doi":
+            taken_doi[new] = paper.id
+        if col == "arxiv_id":
+            taken_arxiv[new] = paper.id
+        changed = True
+    fields = dict(paper.fields or {})
+    added = {k: v for k, v in rec.fields.items() if k not in fields}
+    if added:
+        fields.update(added)
+        paper.fields = fields
+        changed = True
+    return changed
+
+
+def _links_for(session: Session, plan: Plan, pairs: list[tuple[Row, int]], *, merge: bool):
+    """Curated (keyword-named) and suggested links; existing links are never downgraded."""
+    if not pairs:
+        return set()
+    ids = {pid for _, pid in pairs}
+    have_p = _existing_links(session, PaperPhase, "phase_id", ids) if merge else set()
+    have_c = _existing_links(session, PaperChallenge, "challenge_id", ids) if merge else set()
+    have_d = _existing_links(session, PaperDirection, "direction_id", ids) if merge else set()
+    phase_ids = {s: i for i, s in session.exec(select(Phase.id, Phase.slug)).all()}
+    ch_ids = {s: i for i, s in session.exec(select(Challenge.id, Challenge.slug)).all()}
+    rows_p, rows_c, rows_d = [], [], []
+    linked: set[int] = set()
+    for row, pid in pairs:
+        cur = plan.curated.get(row.n, {})
+        for ph in cur.get("phase", ()):
+            if (pid, ph) not in have_p:
+                rows_p.append({"paper_id": pid, "phase_id": ph, "origin": "curated", "score": None})
+                have_p.add((pid, ph))
+                linked.add(pid)
+        for ch in cur.get("challenge", ()):
+            if (pid, ch) not in have_c:
+                rows_c.append(
+                    {"paper_id": pid, "challenge_id": ch, "origin": "curated", "score": None}
+                )
+                have_c.add((pid, ch))
+                linked.add(pid)
+        for d in cur.get("direction", ()):
+            if (pid, d) not in have_d:
+                rows_d.append(
+                    {"paper_id": pid, "direction_id": d, "origin": "curated", "score": None}
+                )
+                have_d.add((pid, d))
+                linked.add(pid)
+        if merge:
+            continue  # a merge unions the entry's own links; no new guesses on a known paper
+        for s in row.phases:
+            ph = phase_ids.get(s["slug"])
+            if s["origin"] == "suggested" and ph and (pid, ph) not in have_p:
+                rows_p.append(
+                    {"paper_id": pid, "phase_id": ph, "origin": "suggested", "score": s["score"]}
+                )
+                have_p.add((pid, ph))
+        for s in row.challenges:
+            ch = ch_ids.get(s["slug"])
+            if ch and (pid, ch) not in have_c:
+                rows_c.append(
+                    {"paper_id": pid, "challenge_id": ch, "origin": "suggested",
+                     "score": s["score"]}
+                )
+                have_c.add((pid, ch))
+    _link_rows(session, PaperPhase, "phase_id", rows_p)
+    _link_rows(session, PaperChallenge, "challenge_id", rows_c)
+    _link_rows(session, PaperDirection, "direction_id", rows_d)
+    return linked
+
+
+# --- jobs --------------------------------------------------------------------------------
+
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def store_upload(uploads_dir: Path, filename: str, data: bytes) -> Path:
+    """Keep the original file: uploads/<uuid>-<safe name>."""
+    uploads_dir.mkdir(parents=True, exist_ok=True)
+    safe = _SAFE_NAME.sub("_", Path(filename or "upload.bib").name)[-120:] or "upload.bib"
+    path = uploads_dir / f"{uuid.uuid4().hex}-{safe}"
+    path.write_bytes(data)
+    return path
+
+
+def create_job(
+    session: Session,
+    *,
+    uploads_dir: Path,
+    filename: str,
+    data: bytes,
+    user_id: int | None = None,
+    status: str = "pending",
+) -> ImportJob:
+    """Store the upload and record an ImportJob (committed at once, before any work)."""
+    path = store_upload(uploads_dir, filename, data)
+    job = ImportJob(
+        status=status,
+        filename=(filename or "upload.bib")[:300],
+        stored_path=str(path),
+        counts={"bytes": len(data), "stage": "uploaded", "done": 0, "total": 0},
+        user_id=user_id,
+    )
+    session.add(job)
+    session.commit()
+    session.refresh(job)
+    return job
+
+
+def get_job(session: Session, job_id: int) -> ImportJob:
+    job = session.get(ImportJob, job_id)
+    if job is None:
+        raise NotFound(f"There is no import number {job_id}.")
+    return job
+
+
+def job_file(job: ImportJob, uploads_dir: Path) -> Path:
+    path = Path(job.stored_path)
+    try:
+        path.resolve().relative_to(uploads_dir.resolve())
+    except ValueError:
+        raise NotFound("The original file of this import is not available.") from None
+    if not path.exists():
+        raise NotFound("The original file of this import is no longer stored.")
+    return path
+
+
+def preview_job(session: Session, job: ImportJob, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Plan:
+    """Plan the job's stored file and keep the preview rows on the job."""
+    data = Path(job.stored_path).read_bytes()
+    plan = plan_import(session, data, max_bytes=max_bytes)
+    job.status = "preview"
+    job.results = [r.as_dict() for r in plan.rows]
+    job.counts = {**job.counts, **plan.counts(), "encoding": plan.encoding,
+                  "warnings": plan.warnings, "stage": "preview"}
+    session.add(job)
+    session.commit()
+    return plan
+
+
+def _set_progress(engine: Engine, job_id: int, **values) -> None:
+    """Progress goes in its own short transaction (never inside the import's)."""
+    with Session(engine) as s:
+        job = s.get(ImportJob, job_id)
+        if job is None:
+            return
+        for k, v in values.items():
+            if k == "counts":
+                job.counts = {**job.counts, **v}
+            else:
+                setattr(job, k, v)
+        s.add(job)
+        s.commit()
+
+
+def run_import(
+    engine: Engine,
+    *,
+    job_id: int,
+    index=None,
+    choices: dict[int, str] | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    progress: Progress = _noop,
+) -> Report:
+    """Plan and commit a stored job in ONE transaction, then sync the search index.
+
+    The job row says `done` only in the same transaction as the papers, so after a crash the
+    database holds all of the import or none of it (the job then stays `running`).
+    """
+    with Session(engine, expire_on_commit=False) as s:
+        job = get_job(s, job_id)
+        data = Path(job.stored_path).read_bytes()
+    last = {"stage": "", "at": -1}
+
+    def report_progress(stage: str, done: int, total: int) -> None:
+        progress(stage, done, total)
+        # Progress rows are written outside the import transaction only.
+        if stage != "writing" and (stage != last["stage"] or done - last["at"] >= BATCH):
+            last.update(stage=stage, at=done)
+            _set_progress(engine, job_id, status="running",
+                          counts={"stage": stage, "done": done, "total": total})
+
+    _set_progress(engine, job_id, status="running", counts={"stage": "reading", "done": 0})
+    try:
+        with Session(engine, expire_on_commit=False) as s:
+            plan = plan_import(s, data, max_bytes=max_bytes, progress=report_progress)
+        apply_choices(plan, choices)
+        n_write = sum(1 for r in plan.rows if r.action in ("add", "merge"))
+        _set_progress(engine, job_id, counts={"stage": "writing", "done": 0, "total": n_write})
+        with Session(engine, expire_on_commit=False) as s:
+            try:
+                touched = commit_plan(s, plan, progress=progress)
+                rep = report_from_rows(plan.rows, job_id, plan.warnings)
+                job = s.get(ImportJob, job_id)
+                job.status = "done"
+                job.results = [r.as_dict() for r in plan.rows]
+                job.counts = {**job.counts, **rep.counts(), "stage": "done", "done": n_write,
+                              "total": n_write, "encoding": plan.encoding,
+                              "warnings": plan.warnings}
+                job.finished_at = utcnow()
+                s.add(job)
+                s.commit()
+            except BaseException:
+                s.rollback()
+                raise
+            rep.paper_ids = touched
+            if index is not None and touched:
+                from app.services.indexing import sync_papers
+
+                progress("indexing", 0, len(touched))
+                sync_papers(s, index, touched)
+    except (PayloadTooLarge, BadRequest) as exc:
+        _set_progress(engine, job_id, status="failed",
+                      counts={"stage": "failed", "error": exc.detail})
+        raise
+    except Exception as exc:
+        log.exception("import %s failed", job_id)
+        _set_progress(engine, job_id, status="failed",
+                      counts={"stage": "failed", "error": f"{type(exc).__name__}: {exc}"})
+        raise
+    return rep
+
+
+def dry_run(session: Session, data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES,
+            progress: Progress = _noop) -> Report:
+    """What an import would do, without writing anything."""
+    plan = plan_import(session, data, max_bytes=max_bytes, progress=progress)
+    # Exact outcomes (a merge that adds nothing is a skip) come from really writing the plan
+    # inside a transaction that is then rolled back.
+    try:
+        commit_plan(session, plan)
+    finally:
+        session.rollback()
+    rep = report_from_rows(plan.rows, None, plan.warnings)
+    rep.dry_run = True
+    return rep
+
+
+def start_import_thread(engine: Engine, *, job_id: int, index=None,
+                        choices: dict[int, str] | None = None,
+                        max_bytes: int = DEFAULT_MAX_BYTES) -> threading.Thread:
+    """Run an import in a background thread; progress and the result land on the job row."""
+
+    def target() -> None:
+        try:
+            run_import(engine, job_id=job_id, index=index, choices=choices, max_bytes=max_bytes)
+        except Exception:  # already recorded on the job
+            pass
+
+    t = threading.Thread(target=target, name=f"import-{job_id}", daemon=True)
+    t.start()
+    return t
+
+
+def recent_jobs(session: Session, limit: int = 20) -> list[ImportJob]:
+    return list(
+        session.exec(select(ImportJob).order_by(ImportJob.id.desc()).limit(limit)).scalars()
+    )
+
+
+def job_count(session: Session) -> int:
+    return session.exec(select(func.count()).select_from(ImportJob)).scalar_one()
