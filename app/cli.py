@@ -371,6 +371,129 @@ def serve(
     )
 
 
+# --- accounts (app/services/auth.py) ---------------------------------------------------------
+
+user_cli = typer.Typer(help="User accounts (roles: editor, admin).", no_args_is_help=True)
+token_cli = typer.Typer(help="API tokens for 'Authorization: Bearer'.", no_args_is_help=True)
+cli.add_typer(user_cli, name="user")
+cli.add_typer(token_cli, name="token")
+
+
+def _signin_url(host: str, port: int, token: str) -> str:
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    return f"http://{shown}:{port}/login/once/{token}"
+
+
+@user_cli.command("create")
+def user_create(
+    username: str = typer.Argument(..., help="The new user's name."),
+    admin: bool = typer.Option(False, "--admin", help="Role admin (default: editor)."),
+    password: str = typer.Option(
+        None, help="Password (prompted when missing; at least 8 characters)."
+    ),
+) -> None:
+    """Create a user account."""
+    from app.db import session_scope
+    from app.errors import DomainError
+    from app.services import auth as auth_service
+
+    if password is None:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        with session_scope(_engine()) as session:
+            user = auth_service.create_user(
+                session, username=username, password=password, role="admin" if admin else "editor"
+            )
+            typer.echo(f"Created {user.role} '{user.username}'.")
+    except DomainError as exc:
+        _err(exc.detail, 2)
+
+
+@user_cli.command("password")
+def user_password(
+    username: str = typer.Argument(...),
+    password: str = typer.Option(None, help="New password (prompted when missing)."),
+) -> None:
+    """Set a user's password (this signs out their sessions)."""
+    from app.db import session_scope
+    from app.errors import DomainError
+    from app.services import auth as auth_service
+
+    if password is None:
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    try:
+        with session_scope(_engine()) as session:
+            user = auth_service.get_user(session, username=username)
+            if user is None:
+                _err(f"No user '{username}'.", 2)
+            auth_service.set_password(session, user=user, password=password)
+    except DomainError as exc:
+        _err(exc.detail, 2)
+    typer.echo(f"Password of '{username}' changed.")
+
+
+@user_cli.command("link")
+def user_link(
+    username: str = typer.Argument(...),
+    host: str = typer.Option("127.0.0.1", help="Host shown in the link."),
+    port: int = typer.Option(8000, help="Port shown in the link."),
+) -> None:
+    """Print a one-time sign-in link (valid 24 hours) for USERNAME."""
+    from app.db import session_scope
+    from app.services import auth as auth_service
+
+    with session_scope(_engine()) as session:
+        user = auth_service.get_user(session, username=username)
+        if user is None:
+            _err(f"No user '{username}'.", 2)
+        token = auth_service.create_signin_token(session, user=user)
+    typer.echo(_signin_url(host, port, token))
+
+
+@token_cli.command("create")
+def token_create(
+    username: str = typer.Argument(..., help="The user the token acts as."),
+    name: str = typer.Option("cli", help="A label to recognise the token by."),
+) -> None:
+    """Create an API token and print it once (only its hash is stored)."""
+    from app.db import session_scope
+    from app.services import auth as auth_service
+
+    with session_scope(_engine()) as session:
+        user = auth_service.get_user(session, username=username)
+        if user is None:
+            _err(f"No user '{username}'.", 2)
+        _, plain = auth_service.create_api_token(session, user=user, name=name)
+    typer.echo(plain)
+
+
+@cli.command("bootstrap")
+def bootstrap(
+    host: str = typer.Option("127.0.0.1", help="Host shown in the sign-in link."),
+    port: int = typer.Option(8000, help="Port shown in the sign-in link."),
+) -> None:
+    """On a database without users: create 'admin' and print a one-time sign-in link."""
+    from sqlalchemy.exc import IntegrityError
+
+    from app.db import session_scope
+    from app.services import auth as auth_service
+
+    try:
+        with session_scope(_engine()) as session:
+            boot = auth_service.bootstrap_admin(session)
+            token = boot.signin_token if boot else None
+    except IntegrityError:  # another process bootstrapped at the same moment
+        boot = token = None
+    if token is None:
+        typer.echo("Accounts exist; sign in at /login (`surveykb user link NAME` prints a link).")
+        return
+    typer.echo("Created the local admin account 'admin'. Sign in once with this link")
+    typer.echo("(valid 24 hours; then set a password with `surveykb user password admin`):")
+    typer.echo("")
+    typer.echo(f"    {_signin_url(host, port, token)}")
+    typer.echo("")
+
+
 def main() -> None:
     cli()
 

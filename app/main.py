@@ -26,6 +26,7 @@ def _error(request: Request, status: int, detail: str):
     if _wants_json(request):
         return JSONResponse({"detail": detail}, status_code=status, headers={"Vary": "HX-Request"})
     titles = {404: "Not found", 400: "Bad request", 401: "Sign-in required", 403: "Forbidden"}
+    titles.update({413: "Too large", 429: "Too many attempts"})
     return render(
         request,
         "errors/error.html",
@@ -89,6 +90,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_list_router, prefix="/api/v1")
     app.include_router(web_export_router)
     app.include_router(web_list_router)
+    from app import auth
+    from app.web.auth_routes import router as web_auth_router
+
+    app.include_router(web_auth_router)
+    from app.web.curation_routes import api_router as api_curation_router
+    from app.web.curation_routes import router as web_curation_router
+    from app.web.insight_routes import router as web_insight_router
+
+    app.include_router(web_insight_router)
+    app.include_router(web_curation_router)
+    app.include_router(api_curation_router, prefix="/api/v1")
+    auth.install(app)  # signed session cookie + sign-in redirects (app/auth.py)
+    from app.security import SecurityMiddleware
+
+    # Outermost: security headers on every answer, body size limit before anything reads it.
+    app.add_middleware(SecurityMiddleware, max_body=settings.max_upload_mb * 1024 * 1024)
 
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError):

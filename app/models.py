@@ -225,3 +225,31 @@ class ImportJob(SQLModel, table=True):
     user_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
     created_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
+
+
+# --- curation history ----------------------------------------------------------------------
+
+
+class ChangeLog(SQLModel, table=True):
+    """One curator's change (who, when, before, after); an admin can revert it.
+
+    `before`/`after` hold only what the change touched: item fields for a challenge or
+    direction, an order for a phase, link states keyed "phase:slug", "challenge:slug",
+    "direction:slug", "tag:name" for a paper (null = no link).
+    """
+
+    __table_args__ = (Index("ix_changelog_entity", "entity", "entity_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    user_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    username: str = Field(default="", max_length=100)
+    action: str = Field(max_length=30)
+    entity: str = Field(max_length=20)
+    entity_id: int
+    entity_key: str = Field(default="", max_length=250)
+    summary: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    revert_of: int | None = None
+    reverted_by: int | None = None

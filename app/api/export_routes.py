@@ -11,23 +11,6 @@ from app.services.filters import PaperFilters
 
 router = APIRouter(tags=["export"])
 
-try:
-    from app.auth import CurrentUser, EditorDep
-except ImportError:  # pragma: no cover - until app/auth.py lands: reads work, writes refuse
-    from typing import Annotated, Any
-
-    from fastapi import Depends
-
-    from app.errors import Unauthorized
-    from app.web.rendering import env as _env
-
-    def _refuse():
-        raise Unauthorized("Sign in to change reading lists.")
-
-    EditorDep = Annotated[Any, Depends(_refuse)]
-    CurrentUser = Annotated[Any, Depends(lambda: None)]
-    _env.globals.setdefault("csrf_token", lambda request: "")
-
 
 def _index(request: Request):
     return getattr(request.app.state, "index", None)
@@ -47,14 +30,9 @@ def visible_list(request: Request, session, slug: str):
 
 
 def _user(request: Request, session):
-    try:
-        from app.auth import current_user
-    except ImportError:
-        return None
-    try:
-        return current_user(request, session)
-    except Exception:
-        return None
+    from app.auth import current_user
+
+    return current_user(request, session)
 
 
 def export_response(request: Request, session) -> StreamingResponse:
@@ -69,7 +47,8 @@ def export_response(request: Request, session) -> StreamingResponse:
         fmt=fmt,
         filters=PaperFilters.from_params(params),
         list_slug=slug or None,
-        sort=params.get("sort") or "year",
+        # as on /papers: a text query ranks by relevance unless a sort was chosen
+        sort=params.get("sort") or ("relevance" if params.get("q") else "year"),
         index=_index(request),
     )
     disposition = "inline" if params.get("inline") in ("1", "true") else "attachment"

@@ -12,14 +12,10 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from app.api.export_routes import visible_list
+from app.auth import EditorDep
 from app.deps import SessionDep
 from app.models import ReadingList
 from app.services import dump, lists
-
-try:
-    from app.auth import EditorDep
-except ImportError:  # pragma: no cover - until app/auth.py lands: reads work, writes refuse
-    from app.api.export_routes import EditorDep
 
 router = APIRouter(tags=["lists"])
 Status = Literal["to-read", "reading", "read"]

@@ -72,9 +72,7 @@ def any_user(session: Session) -> bool:
     return session.exec(select(User.id).limit(1)).first() is not None
 
 
-def create_user(
-    session: Session, *, username: str, password: str, role: str = "editor"
-) -> User:
+def create_user(session: Session, *, username: str, password: str, role: str = "editor") -> User:
     """Create an account; a taken username is a Conflict, a short password a BadRequest."""
     username = (username or "").strip()
     if not _USERNAME_RE.match(username):
@@ -130,7 +128,9 @@ def authenticate(session: Session, *, username: str, password: str, ip: str) -> 
     user = get_user(session, username=username or "") if username else None
     ok = verify_password(user.password_hash if user else _DUMMY_HASH, password or "")
     if not (user and ok and user.active):
-        session.exec(delete(LoginFailure).where(LoginFailure.created_at < utcnow() - THROTTLE_WINDOW))
+        session.exec(
+            delete(LoginFailure).where(LoginFailure.created_at < utcnow() - THROTTLE_WINDOW)
+        )
         session.add(LoginFailure(key=key))
         session.flush()
         raise Unauthorized("Wrong username or password.")
@@ -202,9 +202,7 @@ def user_for_api_token(session: Session, *, token: str) -> User | None:
     return user
 
 
-def create_signin_token(
-    session: Session, *, user: User, ttl: timedelta = SIGNIN_TOKEN_TTL
-) -> str:
+def create_signin_token(session: Session, *, user: User, ttl: timedelta = SIGNIN_TOKEN_TTL) -> str:
     """A one-time sign-in token (for /login/once/<token>) that expires after `ttl`."""
     _, plain = _new_token(
         session, user=user, name="one-time sign-in", kind="signin", expires_at=utcnow() + ttl
@@ -247,4 +245,6 @@ def bootstrap_admin(session: Session, *, username: str = "admin") -> Bootstrap |
         return None
     password = secrets.token_urlsafe(18)
     user = create_user(session, username=username, password=password, role="admin")
-    return Bootstrap(user=user, password=password, signin_token=create_signin_token(session, user=user))
+    return Bootstrap(
+        user=user, password=password, signin_token=create_signin_token(session, user=user)
+    )

@@ -121,14 +121,19 @@ PAPER_COLUMNS = (
 
 
 def records_for(
-    session: Session, ids: list[int], annotations: dict[int, tuple[str, str]] | None = None
+    session: Session,
+    ids: list[int],
+    annotations: dict[int, tuple[str, str]] | None = None,
+    *,
+    fields: bool = True,
 ) -> list[ExportRecord]:
     """ExportRecords for these ids, in this order (four Core queries whatever the number:
     plain rows, no ORM identity map, because exports read many papers once)."""
     if not ids:
         return []
     conn = session.connection()
-    papers = {row[0]: row for row in conn.execute(select(*PAPER_COLUMNS).where(Paper.id.in_(ids)))}
+    cols = PAPER_COLUMNS if fields else PAPER_COLUMNS[:-1]  # CSV and Markdown skip the JSON
+    papers = {row[0]: row for row in conn.execute(select(*cols).where(Paper.id.in_(ids)))}
     authors: dict[int, list[Person]] = defaultdict(list)
     for pid, family, given, name in conn.execute(
         select(PaperAuthor.paper_id, Author.family, Author.given, Author.name)
@@ -185,7 +190,7 @@ def records_for(
                 row[7],
                 row[8],
                 row[9] or "",
-                row[10] or {},
+                (row[10] or {}) if fields else {},
                 phases.get(pid, []),
                 challenges.get(pid, []),
                 directions.get(pid, []),
@@ -201,9 +206,11 @@ def iter_records(
     ids: list[int],
     annotations: dict[int, tuple[str, str]] | None = None,
     batch: int = BATCH,
+    *,
+    fields: bool = True,
 ) -> Iterator[ExportRecord]:
     for start in range(0, len(ids), batch):
-        yield from records_for(session, ids[start : start + batch], annotations)
+        yield from records_for(session, ids[start : start + batch], annotations, fields=fields)
 
 
 def crossref_parents(session: Session, ids: list[int], batch: int = BATCH) -> set[str]:
@@ -233,8 +240,7 @@ def markdown_groups(
     session: Session, ids: list[int], annotations, batch: int = BATCH
 ) -> Iterator[Group]:
     """Groups (phase, challenge) in lifecycle order, each streaming its papers lazily."""
-    order = {pid: i for i, pid in enumerate(ids)}
-    phase_of: dict[int, set[int]] = defaultdict(set)
+    phase_of: dict[int, list[int]] = defaultdict(list)
     by_group: dict[tuple[int | None, int | None], list[int]] = defaultdict(list)
     ch_links: dict[int, list[tuple[int, int]]] = defaultdict(list)
     for start in range(0, len(ids), batch):
@@ -244,7 +250,7 @@ def markdown_groups(
                 PaperPhase.paper_id.in_(chunk), PaperPhase.origin.in_(ACCEPTED)
             )
         ).all():
-            phase_of[pid].add(phid)
+            phase_of[pid].append(phid)
         for pid, cid, phid in session.exec(
             select(PaperChallenge.paper_id, Challenge.id, Challenge.phase_id)
             .join(Challenge, Challenge.id == PaperChallenge.challenge_id)
@@ -252,7 +258,7 @@ def markdown_groups(
         ).all():
             ch_links[pid].append((cid, phid))
     for pid in ids:
-        phases = phase_of.get(pid, set())
+        phases = phase_of.get(pid, ())
         if not phases:
             by_group[(None, None)].append(pid)
         for phid in phases:
@@ -269,16 +275,18 @@ def markdown_groups(
         pterm = Term(ph.slug, ph.name)
         for ch in challenges:
             if ch.phase_id == ph.id and (ph.id, ch.id) in by_group:
-                group_ids = sorted(by_group[(ph.id, ch.id)], key=order.__getitem__)
+                group_ids = by_group[(ph.id, ch.id)]  # already in export order
                 yield Group(
                     pterm,
                     Term(ch.slug, ch.title, ph.slug),
-                    iter_records(session, group_ids, annotations, batch),
+                    iter_records(session, group_ids, annotations, batch, fields=False),
                 )
         if (ph.id, None) in by_group:
-            yield Group(pterm, None, iter_records(session, by_group[(ph.id, None)], annotations))
+            group_ids = by_group[(ph.id, None)]
+            yield Group(pterm, None, iter_records(session, group_ids, annotations, fields=False))
     if (None, None) in by_group:
-        yield Group(None, None, iter_records(session, by_group[(None, None)], annotations))
+        group_ids = by_group[(None, None)]
+        yield Group(None, None, iter_records(session, group_ids, annotations, fields=False))
 
 
 # --- the plan --------------------------------------------------------------------------------
@@ -317,7 +325,7 @@ class ExportPlan:
         elif fmt == "ris":
             yield from iter_ris(iter_records(session, ids, notes, self.batch))
         elif fmt == "csv":
-            yield from iter_csv(iter_records(session, ids, notes, self.batch))
+            yield from iter_csv(iter_records(session, ids, notes, self.batch, fields=False))
         else:
             yield from iter_markdown_groups(
                 markdown_groups(session, ids, notes, self.batch),

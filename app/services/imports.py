@@ -866,6 +866,14 @@ def dry_run(session: Session, data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES
     return rep
 
 
+def run_import_quietly(engine: Engine, **kwargs) -> None:
+    """run_import for a background task: failures are recorded on the job, not raised."""
+    try:
+        run_import(engine, **kwargs)
+    except Exception:
+        pass
+
+
 def start_import_thread(engine: Engine, *, job_id: int, index=None,
                         choices: dict[int, str] | None = None,
                         max_bytes: int = DEFAULT_MAX_BYTES) -> threading.Thread:

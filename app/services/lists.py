@@ -3,7 +3,7 @@
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlmodel import Session
 
 from app.errors import BadRequest, Conflict, NotFound
@@ -134,10 +134,7 @@ def update_list(session: Session, rl: ReadingList, **changes) -> ReadingList:
 
 
 def delete_list(session: Session, rl: ReadingList) -> None:
-    for item in session.exec(
-        select(ReadingListItem).where(ReadingListItem.list_id == rl.id)
-    ).scalars():
-        session.delete(item)
+    session.exec(delete(ReadingListItem).where(ReadingListItem.list_id == rl.id))
     session.delete(rl)
     session.flush()
 

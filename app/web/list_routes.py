@@ -8,6 +8,7 @@ page; an HTMX request gets the changed fragment instead.
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 
+from app.auth import CurrentUser, EditorDep
 from app.deps import SessionDep
 from app.errors import NotFound
 from app.models import ReadingList
@@ -16,11 +17,6 @@ from app.services.export import filtered_ids
 from app.services.filters import SORTS, PaperFilters
 from app.web.rendering import is_fragment_request, render
 from app.web.routes import active_filters, int_param
-
-try:
-    from app.auth import CurrentUser, EditorDep
-except ImportError:  # pragma: no cover - until app/auth.py lands: reads work, writes refuse
-    from app.api.export_routes import CurrentUser, EditorDep
 
 router = APIRouter(include_in_schema=False)
 SNAPSHOT_MAX = 2000

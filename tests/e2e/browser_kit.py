@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.config import PROJECT_ROOT
@@ -55,6 +56,73 @@ def save_screenshot(page, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     tmp = path.with_suffix(".tmp.png")
+    # A stray hover or focus ring would make the picture differ from run to run.
+    page.mouse.move(0, 0)
+    page.evaluate("() => document.activeElement && document.activeElement.blur()")
     page.screenshot(path=str(tmp), full_page=True, animations="disabled", caret="hide")
     shutil.move(tmp, path)
     return path
+
+
+def assert_no_horizontal_overflow(page) -> None:
+    """Nothing on the page is wider than the window (long titles and author lists wrap)."""
+    over = page.evaluate(
+        """() => {
+            const w = document.documentElement.clientWidth;
+            // Content inside a scrolling box (the phase x year table, the phone nav) may be
+            // wider than the window: the box scrolls, the page does not.
+            const scrolls = e => {
+                for (let p = e.parentElement; p && p !== document.body; p = p.parentElement) {
+                    if (getComputedStyle(p).overflowX !== 'visible') return true;
+                }
+                return false;
+            };
+            const wide = [...document.querySelectorAll('body *')].filter(e => {
+                const r = e.getBoundingClientRect();
+                return r.width > 0 && r.right > w + 1 && !scrolls(e);
+            });
+            return {scroll: document.documentElement.scrollWidth, width: w,
+                    wide: wide.slice(0, 5).map(e => e.tagName + '.' + e.className)};
+        }"""
+    )
+    assert over["scroll"] <= over["width"], over
+    assert not over["wide"], over
+
+
+@dataclass
+class Watcher:
+    """Collects what a user (or their devtools) would see go wrong on every page."""
+
+    problems: list[str] = field(default_factory=list)
+    expected_status: set[int] = field(default_factory=set)
+
+    def attach(self, page) -> None:
+        page.on("console", self._console)
+        page.on("pageerror", lambda exc: self.problems.append(f"uncaught exception: {exc}"))
+        page.on("requestfailed", self._failed)
+        page.on("response", self._response)
+
+    def _console(self, msg) -> None:
+        # Chromium logs every 4xx/5xx as a console error too; _response judges those (and knows
+        # which statuses a test expects), so they are not counted twice here.
+        if msg.text.startswith("Failed to load resource: the server responded with a status"):
+            return
+        if msg.type in ("error", "assert"):
+            loc = msg.location or {}
+            self.problems.append(f"console.{msg.type} at {loc.get('url', '?')}: {msg.text}")
+
+    def _failed(self, request) -> None:
+        failure = request.failure or ""
+        # A navigation that replaces the page cancels what the old page still had in flight;
+        # that is the browser working as designed, not a failed request.
+        if "ERR_ABORTED" in failure:
+            return
+        self.problems.append(f"request failed: {request.method} {request.url}: {failure}")
+
+    def _response(self, response) -> None:
+        if response.status >= 400 and response.status not in self.expected_status:
+            req = response.request
+            self.problems.append(f"HTTP {response.status}: {req.method} {response.url}")
+
+    def check(self) -> None:
+        assert not self.problems, "problems seen in the browser:\n" + "\n".join(self.problems)

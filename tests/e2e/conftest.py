@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -25,7 +25,7 @@ import pytest
 from app.config import PROJECT_ROOT
 
 sys.path.insert(0, str(Path(__file__).parent))
-from browser_kit import AXE_JS, DESKTOP, HERE  # noqa: E402
+from browser_kit import AXE_JS, DESKTOP, HERE, Watcher  # noqa: E402
 
 CHROMIUM = Path(os.environ.get("SURVEYKB_E2E_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -58,10 +58,16 @@ def _have_browser() -> bool:
 HAVE_BROWSER = _have_browser()
 
 
+# `make test` runs the suite a second time against PostgreSQL when one answers; the browser
+# tests drive their own SQLite-backed server, so they run only in the first pass.
+SECOND_PASS = bool(os.environ.get("SURVEYKB_TEST_DATABASE_URL"))
+
+
 def pytest_collection_modifyitems(config, items):
-    if HAVE_BROWSER:
+    if HAVE_BROWSER and not SECOND_PASS:
         return
-    skip = pytest.mark.skip(reason=SKIP_REASON)
+    reason = SKIP_REASON if not HAVE_BROWSER else "browser tests ran in the SQLite pass"
+    skip = pytest.mark.skip(reason=reason)
     for item in items:
         if HERE in Path(str(item.fspath)).parents:
             item.add_marker(skip)
@@ -160,45 +166,6 @@ def browser(server):
         b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         yield b
         b.close()
-
-
-@dataclass
-class Watcher:
-    """Collects what a user (or their devtools) would see go wrong on every page."""
-
-    problems: list[str] = field(default_factory=list)
-    expected_status: set[int] = field(default_factory=set)
-
-    def attach(self, page) -> None:
-        page.on("console", self._console)
-        page.on("pageerror", lambda exc: self.problems.append(f"uncaught exception: {exc}"))
-        page.on("requestfailed", self._failed)
-        page.on("response", self._response)
-
-    def _console(self, msg) -> None:
-        # Chromium logs every 4xx/5xx as a console error too; _response judges those (and knows
-        # which statuses a test expects), so they are not counted twice here.
-        if msg.text.startswith("Failed to load resource: the server responded with a status"):
-            return
-        if msg.type in ("error", "assert"):
-            loc = msg.location or {}
-            self.problems.append(f"console.{msg.type} at {loc.get('url', '?')}: {msg.text}")
-
-    def _failed(self, request) -> None:
-        failure = request.failure or ""
-        # A navigation that replaces the page cancels what the old page still had in flight;
-        # that is the browser working as designed, not a failed request.
-        if "ERR_ABORTED" in failure:
-            return
-        self.problems.append(f"request failed: {request.method} {request.url}: {failure}")
-
-    def _response(self, response) -> None:
-        if response.status >= 400 and response.status not in self.expected_status:
-            req = response.request
-            self.problems.append(f"HTTP {response.status}: {req.method} {response.url}")
-
-    def check(self) -> None:
-        assert not self.problems, "problems seen in the browser:\n" + "\n".join(self.problems)
 
 
 def _new_page(browser, server, watcher: Watcher, **context_args):

@@ -112,7 +112,7 @@ def test_cli_export_dump_restore(settings, with_lists, tmp_path, monkeypatch, mi
         get_settings.cache_clear()
         r = runner.invoke(cli, ["restore", str(dump_file)])
         assert r.exit_code == 0, r.output
-        assert "6 papers" in r.output
+        assert "6 papers" in r.output and "Search index rebuilt" in r.output
         r2 = runner.invoke(cli, ["dump"])
         assert r2.stdout == dump_file.read_text()
         r = runner.invoke(cli, ["restore", str(dump_file)])

@@ -212,3 +212,41 @@ def test_bibtex_round_trip(which, request, tmp_path, migrated_template):
             else:
                 assert latex_to_unicode(a["fields"][name]) == latex_to_unicode(value)
     assert any(v["links"][1] for v in before.values())  # links were really compared
+
+
+def test_every_format_on_the_shipped_survey(shipped_client):
+    import rispy
+    from citeproc import CitationStylesBibliography, CitationStylesStyle, formatter
+    from citeproc.source.json import CiteProcJSON
+
+    n = shipped_client.get("/api/v1/papers?per_page=1").json()["total"]
+    assert n > 100
+    bib = parse_bibtex(shipped_client.get("/api/v1/export?format=bibtex").text)
+    assert not bib.failed and len(bib.entries) == n
+    assert all("phase:" in e.fields.get("keywords", "") for e in bib.entries)
+    assert not any("phases" in e.fields for e in bib.entries)
+    blx = parse_bibtex(shipped_client.get("/api/v1/export?format=biblatex").text)
+    assert not blx.failed and len(blx.entries) == n
+    assert all("date" in e.fields and "year" not in e.fields for e in blx.entries)
+    data = json.loads(shipped_client.get("/api/v1/export?format=csljson").text)
+    assert len(data) == n
+    import citeproc
+
+    style = citeproc.__path__[0] + "/data/styles/harvard-cite-them-right.csl"
+    bibliography = CitationStylesBibliography(
+        CitationStylesStyle(style, validate=False), CiteProcJSON(data), formatter.plain
+    )
+    from citeproc import Citation, CitationItem
+
+    for d in data[:40]:
+        bibliography.register(Citation([CitationItem(d["id"])]))
+    assert len(bibliography.bibliography()) == 40
+    assert len(rispy.loads(shipped_client.get("/api/v1/export?format=ris").text)) == n
+    rows = list(
+        csv.DictReader(
+            io.StringIO(shipped_client.get("/api/v1/export?format=csv").text, newline="")
+        )
+    )
+    assert len(rows) == n and all(r["phases"] for r in rows)
+    md = shipped_client.get("/api/v1/export?format=markdown").text
+    assert md.count("\n## ") == 6

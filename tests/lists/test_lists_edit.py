@@ -85,7 +85,11 @@ def test_add_from_paper_with_htmx_one_click(ed):
     r = ed.post(choice["action"], data=data, headers={"HX-Request": "true"})
     assert r.status_code == 200 and "Added to" in soup(r).select_one(".added").text
     assert order(ed, "reading") == ["gamma2023"]
-    # without JS: the same form redirects back to the paper
+    # without JS: a page with the same choices, and the form redirects back to the paper
+    page = soup(ed.get("/lists/add?paper=gamma2023"))
+    assert page.select_one("h1").text.startswith("Add “Gamma")
+    assert page.select_one("form[action='/lists/reading/items']") is None  # already in it
+    assert page.select_one(".add-list-choices .chip").text.strip() == "✓ Reading"
     r = ed.post(choice["action"], data=data, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/papers/gamma2023"
     assert order(ed, "reading") == ["gamma2023"]
@@ -153,3 +157,16 @@ def test_dump_endpoint_for_signed_in_users(ed):
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
     data = json.loads(r.text)
     assert data["format"] == "surveykb-dump" and len(data["papers"]) == 6
+
+
+def test_add_controls_only_for_signed_in_users(ed, client):
+    page = soup(ed.get("/papers"))
+    links = page.select(".paper-row a.add-to-list-link")
+    assert len(links) == 6 and links[0]["href"].startswith("/lists/add?paper=")
+    detail = soup(ed.get("/papers/alpha2022"))
+    assert detail.select_one("a.add-to-list-link")["href"] == "/lists/add?paper=alpha2022"
+    assert not soup(client.get("/papers")).select("a.add-to-list-link")
+    assert not soup(client.get("/papers/alpha2022")).select("a.add-to-list-link")
+    # anonymous: the chooser page sends to sign-in
+    r = client.get("/lists/add?paper=alpha2022", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/login?next=")
