@@ -44,12 +44,13 @@ test: install-dev
 		echo "== No PostgreSQL server on 127.0.0.1:5432: skipped the PostgreSQL run"; \
 	fi
 
-# Full-page PNGs of the main pages (desktop, dark, 390 px) into docs/screenshots/; the e2e run
-# refreshes them too. Needs Debian's Chromium (never downloads a browser).
+# Full-page PNGs of the main pages (desktop, dark, 390 px) into docs/screenshots/: they are
+# taken by the browser tests, so this runs tests/e2e (about a minute). Needs Debian's Chromium
+# (never downloads a browser).
 CHROMIUM ?= /usr/bin/chromium
 screenshots: install-dev
 	@test -x $(CHROMIUM) || { echo "make screenshots needs Chromium at $(CHROMIUM): apt-get install -y chromium"; exit 1; }
-	SURVEYKB_E2E_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest tests/e2e/test_e2e_screenshots.py -q -p no:cacheprovider
+	SURVEYKB_E2E_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest tests/e2e -q -p no:cacheprovider
 	@ls docs/screenshots/*.png
 
 lint: install-dev

@@ -76,6 +76,31 @@ def load_survey(
     engine = _engine()
     report = load_survey_and_index(engine, open_index(get_settings()), bundle)
     typer.echo(report.summary())
+    if report.conflicts:  # curators' work the file disagrees with: kept, listed here
+        typer.echo(f"{len(report.conflicts)} conflict(s) with curated changes (kept):")
+        for line in report.conflicts:
+            typer.echo(f"  {line}")
+
+
+@cli.command("export-survey")
+def export_survey_cmd(
+    survey: str = typer.Option(None, "--survey", help="Survey slug (default: the first)."),
+    output: Path = typer.Option(None, "--output", "-o", help="File to write (default stdout)."),
+) -> None:
+    """Write the curated taxonomy back to survey.yaml form (load-survey reads it)."""
+    from sqlmodel import Session
+
+    from app.errors import DomainError
+    from app.services.taxonomy import export_survey
+
+    with Session(_engine()) as session:
+        try:
+            text = export_survey(session, slug=survey)
+        except DomainError as exc:
+            _err(exc.detail, 2)
+    _write_chunks([text], output)
+    if output is not None and str(output) != "-":
+        typer.echo(f"Wrote the taxonomy to {output}.", err=True)
 
 
 @cli.command("reindex")
@@ -237,7 +262,7 @@ def restore_cmd(
 @cli.command("import")
 def import_cmd(
     files: list[Path] = typer.Argument(..., help="BibTeX file(s) to import."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Report what would happen; write nothing."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Report what would happen only."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object with the report."),
 ) -> None:
     """Import BibTeX: dedupe, merge, suggest phases; one transaction per file."""

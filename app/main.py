@@ -90,6 +90,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_list_router, prefix="/api/v1")
     app.include_router(web_export_router)
     app.include_router(web_list_router)
+    from app.api.import_routes import router as api_import_router
+    from app.web.import_routes import router as web_import_router
+
+    app.include_router(api_import_router, prefix="/api/v1")
+    app.include_router(web_import_router)
     from app import auth
     from app.web.auth_routes import router as web_auth_router
 

@@ -79,7 +79,9 @@ def create_import(
         index=request.app.state.index,
         max_bytes=limit,
     )
-    return JSONResponse(job_json(job), status_code=202, headers={"Location": f"/api/v1/imports/{job.id}"})
+    return JSONResponse(
+        job_json(job), status_code=202, headers={"Location": f"/api/v1/imports/{job.id}"}
+    )
 
 
 @router.get("/imports/{job_id}")

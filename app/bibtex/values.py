@@ -100,9 +100,7 @@ def is_simple(value: str) -> bool:
     return first == '"' and last == '"' and value.count('"') == 2
 
 
-def resolve(
-    value: str, macros: dict[str, str], undefined: set[str] | None = None
-) -> str:
+def resolve(value: str, macros: dict[str, str], undefined: set[str] | None = None) -> str:
     """Resolve one raw field expression; unknown macros are kept as their name."""
     value = value.strip()
     if not value:

@@ -871,7 +871,7 @@ def curated_fields(session: Session) -> dict[tuple[str, int], set[str]]:
         .order_by(ChangeLog.id)
     ).scalars()
     for ch in rows:
-        if ch.action == "update" and ch.after:
+        if ch.action in ("create", "update") and ch.after:
             out.setdefault((ch.entity, ch.entity_id), set()).update(ch.after)
     return out
 

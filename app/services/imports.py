@@ -139,8 +139,13 @@ class _Known:
             self.key.setdefault(alias.lower(), pid)
 
     def add(self, pid, key, doi, arxiv, tkey, year, family, title) -> None:
-        self.info[pid] = {"citekey": key, "title": title, "tkey": tkey, "year": year,
-                          "family": family}
+        self.info[pid] = {
+            "citekey": key,
+            "title": title,
+            "tkey": tkey,
+            "year": year,
+            "family": family,
+        }
         self.key.setdefault(key.lower(), pid)
         if doi:
             self.doi.setdefault(doi, pid)
@@ -207,14 +212,12 @@ def _authors_short(names: list[Name]) -> str:
 def _slug_maps(session: Session) -> tuple[dict, dict, dict]:
     phases = {s: i for i, s in session.exec(select(Phase.id, Phase.slug)).all()}
     challenges = {
-        s: (i, ph) for i, s, ph in session.exec(
-            select(Challenge.id, Challenge.slug, Challenge.phase_id)
-        ).all()
+        s: (i, ph)
+        for i, s, ph in session.exec(select(Challenge.id, Challenge.slug, Challenge.phase_id)).all()
     }
     directions = {
-        s: (i, ph) for i, s, ph in session.exec(
-            select(Direction.id, Direction.slug, Direction.phase_id)
-        ).all()
+        s: (i, ph)
+        for i, s, ph in session.exec(select(Direction.id, Direction.slug, Direction.phase_id)).all()
     }
     return phases, challenges, directions
 
@@ -281,9 +284,7 @@ def plan_import(
         key=lambda x: x[0].line or 0,
     )
     for p, status in problems:
-        rows.append(
-            Row(n=0, line=p.line, key=p.key, status=status, action="none", reason=p.reason)
-        )
+        rows.append(Row(n=0, line=p.line, key=p.key, status=status, action="none", reason=p.reason))
     for i, entry in enumerate(result.entries):
         if i % BATCH == 0:
             progress("matching", i, total)
@@ -302,8 +303,12 @@ def plan_import(
         pid, why, exact = known.identify(rec)
         if pid is not None:
             info = known.info[pid]
-            row.match = {"id": pid if pid > 0 else None, "citekey": info["citekey"],
-                         "title": info["title"], "reason": why}
+            row.match = {
+                "id": pid if pid > 0 else None,
+                "citekey": info["citekey"],
+                "title": info["title"],
+                "reason": why,
+            }
             row.status = "duplicate" if exact else "probable"
             row.action = "merge" if exact else "add"
             row.citekey = info["citekey"] if exact else None
@@ -318,8 +323,16 @@ def plan_import(
                 )
             rec.citekey = row.citekey
             family = fold(rec.authors[0].full_family) if rec.authors else ""
-            known.add(fake_id, rec.citekey, rec.doi, rec.arxiv_id, rec.title_key, rec.year,
-                      family, rec.title)
+            known.add(
+                fake_id,
+                rec.citekey,
+                rec.doi,
+                rec.arxiv_id,
+                rec.title_key,
+                rec.year,
+                family,
+                rec.title,
+            )
             fake_id -= 1
         cur = _curated(rec, maps)
         if suggester is not None:
@@ -328,8 +341,16 @@ def plan_import(
             row.challenges = [s.as_dict() | {"origin": "suggested"} for s in sc]
         for ph in cur["phase"]:
             row.phases = [d for d in row.phases if d["slug"] != phase_names[ph]]
-            row.phases.insert(0, {"slug": phase_names[ph], "name": phase_names[ph],
-                                  "score": None, "words": [], "origin": "curated"})
+            row.phases.insert(
+                0,
+                {
+                    "slug": phase_names[ph],
+                    "name": phase_names[ph],
+                    "score": None,
+                    "words": [],
+                    "origin": "curated",
+                },
+            )
         rows.append(row)
         records[len(rows) - 1] = rec
         curated[len(rows) - 1] = cur
@@ -471,9 +492,7 @@ def _existing_links(session: Session, model, col: str, ids: set[int]) -> set[tup
     return out
 
 
-def commit_plan(
-    session: Session, plan: Plan, *, progress: Progress = _noop
-) -> set[int]:
+def commit_plan(session: Session, plan: Plan, *, progress: Progress = _noop) -> set[int]:
     """Write the plan (the caller commits: one transaction). Returns touched paper ids."""
     rows = plan.rows
     todo_add = [r for r in rows if r.action == "add"]
@@ -499,8 +518,12 @@ def commit_plan(
             if (rec.doi and rec.doi in taken_doi) or (rec.arxiv_id and rec.arxiv_id in taken_arxiv):
                 target = taken_doi.get(rec.doi) or taken_arxiv.get(rec.arxiv_id)
                 row.action, row.status = "merge", "duplicate"
-                row.match = row.match or {"id": target, "citekey": None, "title": "",
-                                          "reason": "same identifier (found at commit)"}
+                row.match = row.match or {
+                    "id": target,
+                    "citekey": None,
+                    "title": "",
+                    "reason": "same identifier (found at commit)",
+                }
                 row.match["id"] = target
                 pending_merge.append((row, target))
                 continue
@@ -532,8 +555,9 @@ def commit_plan(
         ids = _author_ids(session, [rec.authors for _, rec, _ in papers])
         pa = []
         for (_, _, paper), aids in zip(papers, ids, strict=True):
-            pa += [{"paper_id": paper.id, "position": i, "author_id": a} for i, a in
-                   enumerate(aids)]
+            pa += [
+                {"paper_id": paper.id, "position": i, "author_id": a} for i, a in enumerate(aids)
+            ]
         if pa:
             session.execute(insert(PaperAuthor), pa)
         _links_for(session, plan, [(row, paper.id) for row, _, paper in papers], merge=False)
@@ -556,11 +580,16 @@ def commit_plan(
         for p in session.exec(select(Paper).where(Paper.id.in_(id_list[i : i + BATCH]))).scalars():
             existing[p.id] = p
     aliases = set(session.exec(select(CitekeyAlias.alias)).scalars())
-    has_authors = {
-        pid for pid in session.exec(
-            select(PaperAuthor.paper_id).where(PaperAuthor.paper_id.in_(id_list)).distinct()
-        ).scalars()
-    } if id_list else set()
+    has_authors = (
+        {
+            pid
+            for pid in session.exec(
+                select(PaperAuthor.paper_id).where(PaperAuthor.paper_id.in_(id_list)).distinct()
+            ).scalars()
+        }
+        if id_list
+        else set()
+    )
     link_jobs = []
     for row, pid in merges:
         paper = existing.get(pid)
@@ -689,8 +718,12 @@ def _links_for(session: Session, plan: Plan, pairs: list[tuple[Row, int]], *, me
             ch = ch_ids.get(s["slug"])
             if ch and (pid, ch) not in have_c:
                 rows_c.append(
-                    {"paper_id": pid, "challenge_id": ch, "origin": "suggested",
-                     "score": s["score"]}
+                    {
+                        "paper_id": pid,
+                        "challenge_id": ch,
+                        "origin": "suggested",
+                        "score": s["score"],
+                    }
                 )
                 have_c.add((pid, ch))
     _link_rows(session, PaperPhase, "phase_id", rows_p)
@@ -761,8 +794,13 @@ def preview_job(session: Session, job: ImportJob, *, max_bytes: int = DEFAULT_MA
     plan = plan_import(session, data, max_bytes=max_bytes)
     job.status = "preview"
     job.results = [r.as_dict() for r in plan.rows]
-    job.counts = {**job.counts, **plan.counts(), "encoding": plan.encoding,
-                  "warnings": plan.warnings, "stage": "preview"}
+    job.counts = {
+        **job.counts,
+        **plan.counts(),
+        "encoding": plan.encoding,
+        "warnings": plan.warnings,
+        "stage": "preview",
+    }
     session.add(job)
     session.commit()
     return plan
@@ -781,6 +819,19 @@ def _set_progress(engine: Engine, job_id: int, **values) -> None:
                 setattr(job, k, v)
         s.add(job)
         s.commit()
+
+
+def _mark_stale(index, job_id: int) -> bool:
+    if index is None:
+        return False
+    try:
+        if index.is_stale():
+            return False  # someone else's mark: leave it for the rebuild
+        index.mark_stale(f"import {job_id} in progress")
+        return True
+    except Exception:
+        log.exception("could not mark the search index before import %s", job_id)
+        return False
 
 
 def run_import(
@@ -807,8 +858,12 @@ def run_import(
         # Progress rows are written outside the import transaction only.
         if stage != "writing" and (stage != last["stage"] or done - last["at"] >= BATCH):
             last.update(stage=stage, at=done)
-            _set_progress(engine, job_id, status="running",
-                          counts={"stage": stage, "done": done, "total": total})
+            _set_progress(
+                engine,
+                job_id,
+                status="running",
+                counts={"stage": stage, "done": done, "total": total},
+            )
 
     _set_progress(engine, job_id, status="running", counts={"stage": "reading", "done": 0})
     try:
@@ -817,6 +872,9 @@ def run_import(
         apply_choices(plan, choices)
         n_write = sum(1 for r in plan.rows if r.action in ("add", "merge"))
         _set_progress(engine, job_id, counts={"stage": "writing", "done": 0, "total": n_write})
+        # Until the index has the new papers it is marked stale, so that a crash between the
+        # database commit and the index sync is repaired by the rebuild at the next start.
+        marked = _mark_stale(index, job_id)
         with Session(engine, expire_on_commit=False) as s:
             try:
                 touched = commit_plan(s, plan, progress=progress)
@@ -824,35 +882,52 @@ def run_import(
                 job = s.get(ImportJob, job_id)
                 job.status = "done"
                 job.results = [r.as_dict() for r in plan.rows]
-                job.counts = {**job.counts, **rep.counts(), "stage": "done", "done": n_write,
-                              "total": n_write, "encoding": plan.encoding,
-                              "warnings": plan.warnings}
+                job.counts = {
+                    **job.counts,
+                    **rep.counts(),
+                    "stage": "done",
+                    "done": n_write,
+                    "total": n_write,
+                    "encoding": plan.encoding,
+                    "warnings": plan.warnings,
+                }
                 job.finished_at = utcnow()
                 s.add(job)
                 s.commit()
             except BaseException:
                 s.rollback()
+                if marked:
+                    index.clear_stale()
                 raise
             rep.paper_ids = touched
+            synced = True
             if index is not None and touched:
                 from app.services.indexing import sync_papers
 
                 progress("indexing", 0, len(touched))
-                sync_papers(s, index, touched)
+                synced = sync_papers(s, index, touched)
+            if marked and synced:
+                index.clear_stale()
     except (PayloadTooLarge, BadRequest) as exc:
-        _set_progress(engine, job_id, status="failed",
-                      counts={"stage": "failed", "error": exc.detail})
+        _set_progress(
+            engine, job_id, status="failed", counts={"stage": "failed", "error": exc.detail}
+        )
         raise
     except Exception as exc:
         log.exception("import %s failed", job_id)
-        _set_progress(engine, job_id, status="failed",
-                      counts={"stage": "failed", "error": f"{type(exc).__name__}: {exc}"})
+        _set_progress(
+            engine,
+            job_id,
+            status="failed",
+            counts={"stage": "failed", "error": f"{type(exc).__name__}: {exc}"},
+        )
         raise
     return rep
 
 
-def dry_run(session: Session, data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES,
-            progress: Progress = _noop) -> Report:
+def dry_run(
+    session: Session, data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, progress: Progress = _noop
+) -> Report:
     """What an import would do, without writing anything."""
     plan = plan_import(session, data, max_bytes=max_bytes, progress=progress)
     # Exact outcomes (a merge that adds nothing is a skip) come from really writing the plan
@@ -874,9 +949,14 @@ def run_import_quietly(engine: Engine, **kwargs) -> None:
         pass
 
 
-def start_import_thread(engine: Engine, *, job_id: int, index=None,
-                        choices: dict[int, str] | None = None,
-                        max_bytes: int = DEFAULT_MAX_BYTES) -> threading.Thread:
+def start_import_thread(
+    engine: Engine,
+    *,
+    job_id: int,
+    index=None,
+    choices: dict[int, str] | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> threading.Thread:
     """Run an import in a background thread; progress and the result land on the job row."""
 
     def target() -> None:

@@ -172,8 +172,9 @@ def load_targets(session: Session) -> tuple[list[Target], list[Target]]:
     chall = session.exec(select(Challenge).where(Challenge.retired == False)).scalars().all()  # noqa: E712
     dirs = session.exec(select(Direction).where(Direction.retired == False)).scalars().all()  # noqa: E712
     ptargets = {
-        p.id: Target(p.id, p.slug, p.name, [(p.name, 3.0), (p.slug.replace("-", " "), 2.0),
-                                             (p.summary, 1.0)])
+        p.id: Target(
+            p.id, p.slug, p.name, [(p.name, 3.0), (p.slug.replace("-", " "), 2.0), (p.summary, 1.0)]
+        )
         for p in phases
     }
     ctargets = []

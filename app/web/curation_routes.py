@@ -341,18 +341,19 @@ def review_page(request: Request, session: SessionDep, user: EditorDep):
 @router.post("/review")
 async def review_decide(request: Request, session: SessionDep, index: IndexDep, user: EditorDep):
     form = await _form(request)
-    decision = _one(form, "decision")
-    tokens = [t for t in form.get("item", []) if isinstance(t, str)]
+    one = _one(form, "one")
+    decision = _one(form, "decision") or request.query_params.get("decision", "")
+    tokens = [one] if one else [t for t in form.get("item", []) if isinstance(t, str)]
     if decision not in ("accept", "reject"):
         raise BadRequest("Choose accept or reject.")
     n, touched = curation.decide(session, tokens=tokens, accept=decision == "accept", user=user)
     _commit(session, index, touched)
-    if is_fragment_request(request) and len(tokens) == 1:
+    if is_fragment_request(request) and one:
         return Response("", headers={"Vary": "HX-Request"})  # the row disappears
     verb = "accepted" if decision == "accept" else "rejected"
-    query = request.url.query
-    sep = "&" if query else ""
-    return _back(f"/review?{query}{sep}done={n}+{verb}")
+    kind = request.query_params.get("kind")
+    kind_q = f"kind={kind}&" if kind in curation.LINKS else ""
+    return _back(f"/review?{kind_q}done={n}+{verb}")
 
 
 # --- JSON -----------------------------------------------------------------------------------

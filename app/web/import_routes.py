@@ -42,8 +42,11 @@ def import_form(request: Request, session: SessionDep, settings: SettingsDep, us
     return render(
         request,
         "imports/upload.html",
-        {"jobs": imports.recent_jobs(session), "nav": "import",
-         "limit_mb": settings.import_max_bytes / 1e6},
+        {
+            "jobs": imports.recent_jobs(session),
+            "nav": "import",
+            "limit_mb": settings.import_max_bytes / 1e6,
+        },
     )
 
 
@@ -85,7 +88,10 @@ def import_status(
     job = imports.get_job(session, job_id)
     if job.status in ("done", "failed") and is_fragment_request(request):
         return render(
-            request, "imports/job.html", _ctx(job, settings), block="status",
+            request,
+            "imports/job.html",
+            _ctx(job, settings),
+            block="status",
             headers={"HX-Redirect": f"/imports/{job.id}"},
         )
     return render(request, "imports/job.html", _ctx(job, settings), block="status")
@@ -127,4 +133,6 @@ async def import_commit(
 def import_file(job_id: int, session: SessionDep, settings: SettingsDep, user: EditorDep):
     job = imports.get_job(session, job_id)
     path = imports.job_file(job, settings.uploads_dir)
-    return FileResponse(path, media_type="application/x-bibtex", filename=job.filename or "import.bib")
+    return FileResponse(
+        path, media_type="application/x-bibtex", filename=job.filename or "import.bib"
+    )

@@ -69,7 +69,7 @@ def test_nul_and_control_bytes_are_removed_with_a_warning():
 def test_string_macros_case_insensitive_and_defined_via_other_macros():
     text = (
         '@string{ieee = "IEEE"}\n@STRING{Trans = IEEE # " Transactions"}\n'
-        "@article{a, journal = trans # { on } # \"SE\", title={t}}\n"
+        '@article{a, journal = trans # { on } # "SE", title={t}}\n'
     )
     r = parse_bibtex(text)
     assert r.entries[0].fields["journal"] == "IEEE Transactions on SE"
@@ -106,7 +106,7 @@ def test_comment_blocks_and_outside_text_are_never_entries():
     text = (
         "This line mentions @misc but is text.\n"
         "@comment{@article{fake, title={no}}}\n"
-        "@preamble{\"\\newcommand{\\noop}[1]{}\"}\n"
+        '@preamble{"\\newcommand{\\noop}[1]{}"}\n'
         "@article{real, title={yes}}\n"
         "trailing } stray text\n"
     )
@@ -167,7 +167,10 @@ def test_percent_comment_inside_entry_is_recovered():
 
 
 def test_unterminated_entry_reports_line_key_and_reason():
-    text = "@misc{ok, title={a}}\n\n@article{broken,\n  title = {never closed\n\n@misc{after, title={b}}\n"
+    text = (
+        "@misc{ok, title={a}}\n\n@article{broken,\n  title = {never closed\n\n"
+        "@misc{after, title={b}}\n"
+    )
     r = parse_bibtex(text)
     assert [e.key for e in r.entries] == ["ok", "after"]
     (f,) = r.failed
@@ -226,7 +229,7 @@ def test_garbage_never_raises():
         ("Erd{\\H o}s", "Erdős"),
         ("Fran\\c{c}ois", "François"),
         ('\\AA{}ngstr\\"om', "Ångström"),
-        ("{G}r{\\\"o}{\\ss}e", "Größe"),
+        ('{G}r{\\"o}{\\ss}e', "Größe"),
         ("\\textbf{Bold} \\emph{it}", "Bold it"),
         ("\\href{http://x.y}{Text}", "Text"),
         ("A--B---C", "A–B—C"),

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,11 +122,9 @@ class Server:
         )
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory) -> Server:
-    if not HAVE_BROWSER:
-        pytest.skip(SKIP_REASON)
-    var = tmp_path_factory.mktemp("e2e-var")
+@contextmanager
+def running_server(var: Path):
+    """Migrate and load a fresh var dir with the CLI, serve it with uvicorn, stop it after."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SURVEYKB_")}
     env.update({"SURVEYKB_VAR_DIR": str(var), "PYTHONUNBUFFERED": "1"})
     log = var / "uvicorn.log"
@@ -153,6 +152,24 @@ def server(tmp_path_factory) -> Server:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory) -> Server:
+    """The shipped survey, served for the whole session; tests may add lists, not papers."""
+    if not HAVE_BROWSER:
+        pytest.skip(SKIP_REASON)
+    with running_server(tmp_path_factory.mktemp("e2e-var")) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def own_server(tmp_path_factory) -> Server:
+    """A server of the module's own, for tests that add papers (the screenshots stay stable)."""
+    if not HAVE_BROWSER:
+        pytest.skip(SKIP_REASON)
+    with running_server(tmp_path_factory.mktemp("e2e-own-var")) as srv:
+        yield srv
 
 
 # --------------------------------------------------------------------------- browser
@@ -204,8 +221,8 @@ def make_page(browser, server, watcher):
     """Factory for pages with other context options (viewport, colour scheme, ...)."""
     contexts = []
 
-    def make(**context_args):
-        context, pg = _new_page(browser, server, watcher, **context_args)
+    def make(on=None, **context_args):
+        context, pg = _new_page(browser, on or server, watcher, **context_args)
         contexts.append(context)
         return pg
 
