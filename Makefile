@@ -50,7 +50,7 @@ test: install-dev
 CHROMIUM ?= /usr/bin/chromium
 screenshots: install-dev
 	@test -x $(CHROMIUM) || { echo "make screenshots needs Chromium at $(CHROMIUM): apt-get install -y chromium"; exit 1; }
-	SURVEYKB_E2E_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest tests/e2e -q -p no:cacheprovider
+	SURVEYKB_SCREENSHOT_DIR=$(CURDIR)/docs/screenshots SURVEYKB_E2E_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest tests/e2e -q -p no:cacheprovider
 	@ls docs/screenshots/*.png
 
 lint: install-dev

@@ -99,6 +99,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from app.web.auth_routes import router as web_auth_router
 
     app.include_router(web_auth_router)
+    from app.web.account_routes import router as web_account_router
+
+    app.include_router(web_account_router)
     from app.web.curation_routes import api_router as api_curation_router
     from app.web.curation_routes import router as web_curation_router
     from app.web.insight_routes import router as web_insight_router

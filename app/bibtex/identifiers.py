@@ -2,6 +2,7 @@
 
 import re
 import unicodedata
+from functools import lru_cache
 from urllib.parse import unquote
 
 _DOI_PREFIX = re.compile(r"^(?:doi:\s*|https?://(?:dx\.)?doi\.org/|(?:dx\.)?doi\.org/)", re.I)
@@ -61,12 +62,17 @@ def arxiv_from_fields(fields: dict[str, str]) -> str | None:
     return None
 
 
+_NON_WORD = re.compile(r"[^\w]+")
+
+
+@lru_cache(maxsize=32768)
 def fold(text: str) -> str:
     """Accent- and case-folded text with punctuation squeezed to single spaces."""
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c))
+    if not text.isascii():  # ASCII has nothing to decompose and casefolds like lower()
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(c for c in text if not unicodedata.combining(c))
     text = text.casefold()
-    text = re.sub(r"[^\w]+", " ", text)
+    text = _NON_WORD.sub(" ", text)
     return " ".join(text.split())
 
 

@@ -159,7 +159,7 @@ _WRAPPERS = {
     "sf",
 }
 
-_NEEDS_DECODING = re.compile(r"[\\{}~$]|--")
+_NEEDS_DECODING = re.compile(r"[\\{}~$]|--|``|''")
 # `\ifmmode A\else B\fi` (APS author names): keep the text-mode branch.
 _IFMMODE = re.compile(r"\\ifmmode\b(.*?)\\else\b(.*?)\\fi\b ?", re.S)
 # Commands whose first argument is not text (a URL, a label): dropped with the command.
@@ -262,6 +262,12 @@ class _Decoder:
                 self.i += 3
             elif c == "-" and s.startswith("--", self.i):
                 out.append("–")
+                self.i += 2
+            elif c == "`" and s.startswith("``", self.i):
+                out.append("\u201c")  # TeX opening double quote
+                self.i += 2
+            elif c == "'" and s.startswith("''", self.i):
+                out.append("\u201d")  # TeX closing double quote
                 self.i += 2
             else:
                 out.append(c)

@@ -1,5 +1,6 @@
 """BibTeX name lists: split on `and` at brace depth 0, then given/von/family/jr."""
 
+import re
 from dataclasses import dataclass
 
 from app.bibtex.latex import latex_to_unicode
@@ -26,10 +27,52 @@ class Name:
         return f"{self.von} {self.family}".strip()
 
 
+_SEP_PATTERNS: dict[str, re.Pattern] = {}
+
+
 def _split_depth0(text: str, sep: str) -> list[str]:
     """Split on a separator only outside braces."""
-    out, depth, cur, i = [], 0, [], 0
     low = text.lower()
+    if len(low) != len(text):  # lower() changed the length: go character by character
+        return _split_depth0_chars(text, sep, low)
+    if "{" not in text and "}" not in text:
+        # No braces: every occurrence is at depth 0, so str.split on the lower-cased text
+        # finds the same (left to right, non-overlapping) separators; slice the original.
+        if sep not in low:
+            return [text]
+        out, at = [], 0
+        for part in low.split(sep):
+            out.append(text[at : at + len(part)])
+            at += len(part) + len(sep)
+        return out
+    # Jump from brace to brace or separator instead of visiting every character.
+    pat = _SEP_PATTERNS.get(sep)
+    if pat is None:
+        pat = _SEP_PATTERNS[sep] = re.compile(r"[{}]|" + re.escape(sep))
+    out, depth, start, pos, n = [], 0, 0, 0, len(sep)
+    while True:
+        m = pat.search(low, pos)
+        if m is None:
+            break
+        i = m.start()
+        c = low[i]
+        if c == "{":
+            depth += 1
+            pos = i + 1
+            continue
+        if c == "}":
+            depth = max(0, depth - 1)
+        if depth == 0 and low.startswith(sep, i):
+            out.append(text[start:i])
+            start = pos = i + n
+        else:
+            pos = i + 1
+    out.append(text[start:])
+    return out
+
+
+def _split_depth0_chars(text: str, sep: str, low: str) -> list[str]:
+    out, depth, cur, i = [], 0, [], 0
     n = len(text)
     while i < n:
         c = text[i]

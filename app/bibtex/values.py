@@ -92,6 +92,8 @@ def is_simple(value: str) -> bool:
         return False
     first, last = value[0], value[-1]
     if first == "{" and last == "}":
+        if value.count("{") == 1 and value.count("}") == 1:
+            return True  # the common `{plain text}`: one group, nothing to check
         # `{a} {b}` would also start and end with braces: check the first group's end.
         try:
             return _group_end(value, 0) == len(value)

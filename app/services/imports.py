@@ -50,6 +50,11 @@ from app.services.papers import PAPER_COLUMNS, author_key
 from app.services.suggest import Suggester, load_suggester, paper_text
 
 log = logging.getLogger(__name__)
+# Bulk writes go through the tables (SQLAlchemy Core): thousands of rows per statement,
+# no ORM object per row.
+PAPER = Paper.__table__
+AUTHOR = Author.__table__
+PAPER_AUTHOR = PaperAuthor.__table__
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 BATCH = 500
@@ -449,34 +454,28 @@ def _author_ids(session: Session, names: list[list[Name]]) -> list[list[int]]:
         chunk = key_list[i : i + BATCH]
         found.update(session.exec(select(Author.key, Author.id).where(Author.key.in_(chunk))).all())
     missing = [k for k in keys if k not in found]
-    for i in range(0, len(missing), BATCH):
-        objs = [
-            Author(
-                name=keys[k].display[:300],
-                family=keys[k].full_family[:200],
-                given=keys[k].given[:200],
-                key=k,
-            )
-            for k in missing[i : i + BATCH]
+    if missing:
+        # One multi-row INSERT ... RETURNING (Core, no ORM objects), ids in parameter order.
+        values = [
+            {
+                "name": keys[k].display[:300],
+                "family": keys[k].full_family[:200],
+                "given": keys[k].given[:200],
+                "key": k,
+            }
+            for k in missing
         ]
-        session.add_all(objs)
-        session.flush()
-        found.update({a.key: a.id for a in objs})
-    out = []
-    for ns in names:
-        seen: list[int] = []
-        for n in ns:
-            aid = found[author_key(n)]
-            seen.append(aid)
-        out.append(seen)
-    return out
+        stmt = insert(AUTHOR).returning(AUTHOR.c.id, sort_by_parameter_order=True)
+        ids = session.execute(stmt, values).scalars().all()
+        found.update(zip(missing, ids, strict=True))
+    return [[found[author_key(n)] for n in ns] for ns in names]
 
 
 def _link_rows(session: Session, model, col: str, rows: list[dict]) -> None:
     if not rows:
         return
     unique = {(r["paper_id"], r[col]): r for r in rows}
-    session.execute(insert(model), list(unique.values()))
+    session.execute(insert(model.__table__), list(unique.values()))
 
 
 def _existing_links(session: Session, model, col: str, ids: set[int]) -> set[tuple[int, int]]:
@@ -510,6 +509,7 @@ def commit_plan(session: Session, plan: Plan, *, progress: Progress = _noop) -> 
         session.exec(select(Paper.arxiv_id, Paper.id).where(Paper.arxiv_id.is_not(None))).all()
     )
     pending_merge: list[tuple[Row, int]] = []
+    now = utcnow()
     for start in range(0, len(todo_add), BATCH):
         chunk = todo_add[start : start + BATCH]
         papers = []
@@ -536,31 +536,43 @@ def commit_plan(session: Session, plan: Plan, *, progress: Progress = _noop) -> 
             known_keys.add(key.lower())
             row.citekey = key
             values = {c: getattr(rec, c) for c in PAPER_COLUMNS}
-            paper = Paper(citekey=key, **values)
-            papers.append((row, rec, paper))
+            values.update(citekey=key, created_at=now, updated_at=now)
+            papers.append((row, rec, values))
             if rec.doi:
                 taken_doi[rec.doi] = -1
             if rec.arxiv_id:
                 taken_arxiv[rec.arxiv_id] = -1
-        session.add_all([p for _, _, p in papers])
-        session.flush()
-        for row, rec, paper in papers:
-            id_of_row[row.n] = paper.id
+        # Core multi-row INSERT ... RETURNING: no ORM objects, ids in parameter order.
+        new_ids = (
+            session.execute(
+                insert(PAPER).returning(PAPER.c.id, sort_by_parameter_order=True),
+                [v for _, _, v in papers],
+            )
+            .scalars()
+            .all()
+            if papers
+            else []
+        )
+        for (row, rec, _), pid in zip(papers, new_ids, strict=True):
+            id_of_row[row.n] = pid
             row.outcome = "added"
-            touched.add(paper.id)
+            touched.add(pid)
             if rec.doi:
-                taken_doi[rec.doi] = paper.id
+                taken_doi[rec.doi] = pid
             if rec.arxiv_id:
-                taken_arxiv[rec.arxiv_id] = paper.id
+                taken_arxiv[rec.arxiv_id] = pid
         ids = _author_ids(session, [rec.authors for _, rec, _ in papers])
         pa = []
-        for (_, _, paper), aids in zip(papers, ids, strict=True):
-            pa += [
-                {"paper_id": paper.id, "position": i, "author_id": a} for i, a in enumerate(aids)
-            ]
+        for pid, aids in zip(new_ids, ids, strict=True):
+            pa += [{"paper_id": pid, "position": i, "author_id": a} for i, a in enumerate(aids)]
         if pa:
-            session.execute(insert(PaperAuthor), pa)
-        _links_for(session, plan, [(row, paper.id) for row, _, paper in papers], merge=False)
+            session.execute(insert(PAPER_AUTHOR), pa)
+        _links_for(
+            session,
+            plan,
+            [(row, pid) for (row, _, _), pid in zip(papers, new_ids, strict=True)],
+            merge=False,
+        )
         done += len(chunk)
         progress("writing", done, total)
     # Merges: the existing record wins; fill what it lacks; union links; alias the key.
@@ -603,7 +615,7 @@ def commit_plan(session: Session, plan: Plan, *, progress: Progress = _noop) -> 
         else:
             (aids,) = _author_ids(session, [rec.authors])
             session.execute(
-                insert(PaperAuthor),
+                insert(PAPER_AUTHOR),
                 [{"paper_id": pid, "position": i, "author_id": a} for i, a in enumerate(aids)],
             )
             has_authors.add(pid)

@@ -141,7 +141,7 @@ def phase_challenge_matrix(session: Session) -> Matrix:
 
 def matrix_layout(m: Matrix) -> dict:
     """Coordinates for the matrix SVG: a label column, one square column per phase."""
-    label_w, cell, head_h, group_h = 300, 56, 120, 26
+    label_w, cell, head_h, group_h = 320, 56, 150, 26
     y = head_h
     rows, groups = [], []
     current = None
@@ -167,7 +167,7 @@ def matrix_layout(m: Matrix) -> dict:
             for i, c in enumerate(r["cells"])
         ]
     return {
-        "width": label_w + cell * max(1, len(m.phases)) + 20,
+        "width": label_w + cell * max(1, len(m.phases)) + 150,  # room for slanted heads
         "height": y + 20,
         "cell": cell,
         "label_w": label_w,
@@ -281,7 +281,7 @@ def stacked_layout(s: Stacked, *, horizontal: bool) -> dict:
     """Coordinates for a stacked bar chart: vertical bars for years, horizontal for venues."""
     max_total = max((sum(x["n"] for x in b["segments"]) for b in s.bars), default=0) or 1
     if horizontal:
-        label_w, bar_h, gap, plot_w, top = 260, 24, 10, 420, 10
+        label_w, bar_h, gap, plot_w, top = 270, 24, 10, 420, 10
         bars = []
         for i, b in enumerate(s.bars):
             y = top + i * (bar_h + gap)

@@ -205,6 +205,13 @@ def item_history(slug: str, request: Request, session: SessionDep, user: Current
     return _history_page(request, session, user, kind, item.id, item.title, f"/{kind}s/{item.slug}")
 
 
+@router.get("/phases/{slug}/history")
+def phase_history(slug: str, request: Request, session: SessionDep, user: CurrentUser):
+    phase = browse.get_phase(session, slug)
+    url = f"/phases/{phase.slug}"
+    return _history_page(request, session, user, "phase", phase.id, phase.name, url)
+
+
 @router.get("/papers/{citekey}/history")
 def paper_history(citekey: str, request: Request, session: SessionDep, user: CurrentUser):
     paper = browse.get_paper(session, citekey)

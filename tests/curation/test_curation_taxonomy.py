@@ -236,6 +236,7 @@ def test_revert_a_creation_or_a_reorder(admin_client, action):
     else:
         post(c, "/challenges/conflicting-needs/move", {"to": "up"})
         assert challenge_order(c, "requirements") == ["conflicting-needs", "vague-goals"]
-        (cid,) = _change_ids(c, "/changes")
-        post(c, f"/changes/{cid}/revert")
+        (cid,) = _change_ids(c, "/phases/requirements/history")
+        r = post(c, f"/changes/{cid}/revert")
+        assert r.headers["location"] == "/phases/requirements/history"
         assert challenge_order(c, "requirements") == ["vague-goals", "conflicting-needs"]

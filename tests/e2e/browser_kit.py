@@ -1,6 +1,7 @@
 """Helpers for the browser tests (imported by the test modules as `browser_kit`)."""
 
 import json
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,7 +10,11 @@ from app.config import PROJECT_ROOT
 
 HERE = Path(__file__).parent
 AXE_JS = HERE / "vendor" / "axe-core-4.14.1.min.js"
-SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
+# `make screenshots` refreshes the committed pictures in docs/screenshots/; an ordinary test run
+# writes them under var/ so that running the suite never leaves the work tree modified.
+SCREENSHOTS = Path(
+    os.environ.get("SURVEYKB_SCREENSHOT_DIR") or PROJECT_ROOT / "var" / "e2e-screenshots"
+)
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
@@ -52,7 +57,7 @@ def format_violations(violations: list[dict]) -> str:
 
 
 def save_screenshot(page, name: str) -> Path:
-    """Full-page PNG under docs/screenshots/ (refreshed on every e2e run)."""
+    """Full-page PNG under SCREENSHOTS (docs/screenshots/ with `make screenshots`)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     tmp = path.with_suffix(".tmp.png")

@@ -88,3 +88,21 @@ def test_build_a_reading_list_reorder_and_reload(page, watcher, editor):
 
     page.goto("/lists")
     expect(page.locator("main a", has_text="E2E reading list").first).to_be_visible()
+
+
+def test_nojs_reading_list_create_and_reorder(make_page, watcher, editor):
+    page = make_page(java_script_enabled=False)
+    _needs(page, watcher, "/lists")
+    sign_in(page)
+    page.goto(FILTERED + "&year_from=2023&year_to=2023")
+    page.locator("a.save-view").click()
+    page.locator("input[name=name]").fill("No-JS list")
+    page.locator("input[name=kind][value=snapshot]").check()
+    page.locator("form.list-form button[type=submit]").click()
+    expect(page.locator("h1")).to_have_text("No-JS list")
+    before = _titles(page)
+    assert len(before) >= 2
+    page.locator("#list-items .list-item").first.locator("button.move-down").click()
+    expect(page.locator("#list-items .paper-title").first).to_have_text(before[1])
+    page.reload()
+    assert _titles(page) == [before[1], before[0], *before[2:]]

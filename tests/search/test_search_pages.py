@@ -1,5 +1,6 @@
 """/search, the q filter on /papers and the JSON API, over the mini survey with its real index."""
 
+import pytest
 from bs4 import BeautifulSoup
 from sqlmodel import Session
 
@@ -7,6 +8,9 @@ from app.bibtex import parse_bibtex, to_record
 from app.services.indexing import sync_papers
 from app.services.papers import upsert_paper
 from tests.conftest import HX
+
+# Every test here runs against the Whoosh backend and, on PostgreSQL, the PostgreSQL backend.
+pytestmark = pytest.mark.usefixtures("backend")
 
 
 def soup(r):

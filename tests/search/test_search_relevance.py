@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from app.models import Challenge, Direction, Paper
-from app.search.whoosh_backend import WhooshIndex
+from app.search import open_index
 from app.services.indexing import rebuild
 
 JUDGED = Path(__file__).with_name("judged_queries.yaml")
@@ -24,11 +24,12 @@ def _doc_ids(session) -> dict[str, str]:
 
 
 @pytest.fixture
-def shipped_index(shipped_settings):
+def shipped_index(shipped_settings, shipped_backend):
+    """The shipped survey indexed by each backend (tests/search/conftest.py)."""
     from app.db import make_engine
 
     engine = make_engine(shipped_settings.database_url)
-    index = WhooshIndex(shipped_settings.index_dir)
+    index = open_index(shipped_settings)
     with Session(engine) as s:
         rebuild(s, index)
         ids = _doc_ids(s)
@@ -51,7 +52,8 @@ def test_judged_queries_mrr_above_0_8(shipped_index):
         if not rank:
             misses.append(j["query"])
     mrr = sum(rr) / len(rr)
-    print(f"MRR@5 over {len(rr)} judged queries: {mrr:.3f}; not in top 5: {misses}")
+    name = type(index).__name__
+    print(f"{name}: MRR@5 over {len(rr)} judged queries: {mrr:.3f}; not in top 5: {misses}")
     assert mrr > 0.8, (mrr, misses)
 
 
