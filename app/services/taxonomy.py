@@ -260,6 +260,8 @@ def load_survey(session: Session, bundle: SurveyBundle) -> LoadReport:
                         "description": it.description,
                         "source": it.source,
                         "position": ipos,
+                        # A file can retire an item but never un-retires one a curator retired.
+                        **({"retired": True} if it.retired else {}),
                     },
                     curated,
                 )
@@ -322,8 +324,8 @@ def _flat(text: str | None) -> str:
 def export_survey(session: Session, *, slug: str | None = None) -> str:
     """The curated taxonomy of one survey as survey.yaml text that load-survey accepts.
 
-    Retired items are kept (their papers may still name them) and marked `retired: true`, a key
-    the loader ignores today.
+    Retired items are kept (their papers may still name them) and marked `retired: true`, which
+    the loader honours (a file can retire an item, never bring a retired one back).
     """
     import yaml
 

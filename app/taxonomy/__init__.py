@@ -50,6 +50,7 @@ class ItemSpec:
     source: str
     line: int
     addresses: list[str] = field(default_factory=list)
+    retired: bool = False
 
 
 @dataclass
@@ -189,6 +190,7 @@ def parse_survey_yaml(text: str, filename: str = "survey.yaml") -> SurveySpec:
             source=source,
             line=line,
             addresses=[str(a) for a in addresses],
+            retired=m.get("retired") is True,
         )
 
     for p in phases:

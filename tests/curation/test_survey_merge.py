@@ -218,3 +218,33 @@ def test_cli_export_and_conflict_report(engine, mini, settings, tmp_path, monkey
         assert r.exit_code == 2
     finally:
         get_settings.cache_clear()
+
+
+def test_retired_items_stay_retired_through_export_and_load(engine, mini, tmp_path):
+    """A retired challenge exported as `retired: true` loads retired into a fresh database."""
+    from app import migrate
+    from app.db import make_engine
+
+    curate(engine, curation.set_retired, kind="challenge", slug="conflicting-needs", retired=True)
+    with Session(engine) as s:
+        text = export_survey(s)
+    out = tmp_path / "exported"
+    out.mkdir()
+    (out / "survey.yaml").write_text(text)
+    shutil.copy(MINI / "papers.bib", out / "papers.bib")
+    url = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+    migrate.upgrade(url)
+    fresh = make_engine(url)
+    load(fresh, out)
+    with Session(fresh) as s:
+        retired = s.exec(select(Challenge).where(Challenge.slug == "conflicting-needs")).scalars()
+        assert retired.one().retired is True
+        active = s.exec(select(Challenge).where(Challenge.slug == "vague-goals")).scalars()
+        assert active.one().retired is False
+    fresh.dispose()
+    # and the shipped file, which never says `retired`, does not bring the item back
+    again = load(engine, MINI)
+    with Session(engine) as s:
+        ch = s.exec(select(Challenge).where(Challenge.slug == "conflicting-needs")).scalars()
+        assert ch.one().retired is True
+    assert again is not None
