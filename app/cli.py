@@ -283,7 +283,7 @@ def import_cmd(
         except OSError as exc:
             _err(f"Cannot read {f}: {exc.strerror or exc}", 2)
         if len(data) > limit:
-            _err(f"{f} is {len(data) / 1e6:.1f} MB; the import limit is {limit / 1e6:.1f} MB.", 2)
+            _err(f"{f}: {imports.too_large_message(limit, len(data))}", 2)
         blobs.append((f, data))
     engine = _engine()
     index = None if dry_run else open_index(settings)

@@ -23,9 +23,10 @@ class Settings(BaseSettings):
     # one once and keep it in var_dir/secret_key, so restarts keep sessions.
     secret_key: str = ""
     private: bool = False
+    # The one upload limit, in MB (MiB): the largest BibTeX file an import accepts (413 with
+    # the limit named beyond it) and the largest request body (app/security.py).
     max_upload_mb: int = 20
     session_days: int = 14
-    import_max_bytes: int = 50 * 1024 * 1024  # larger BibTeX uploads get 413
 
     @model_validator(mode="after")
     def _defaults(self) -> "Settings":
@@ -33,6 +34,11 @@ class Settings(BaseSettings):
         if not self.database_url:
             self.database_url = f"sqlite:///{self.var_dir / 'surveykb.sqlite3'}"
         return self
+
+    @property
+    def import_max_bytes(self) -> int:
+        """The BibTeX import limit, derived from SURVEYKB_MAX_UPLOAD_MB (no setting of its own)."""
+        return self.max_upload_mb * 1024 * 1024
 
     @property
     def index_dir(self) -> Path:

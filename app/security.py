@@ -9,7 +9,9 @@
   (PostgreSQL text cannot hold it, and no valid input has it; uploaded files are not scanned).
 - Bodies larger than SURVEYKB_MAX_UPLOAD_MB answer 413: at once from Content-Length, or while
   reading a chunked body (raised as an HTTPException, so the app's handlers word the answer:
-  JSON under /api, the error page elsewhere).
+  JSON under /api, the error page elsewhere). The same setting is the BibTeX import limit
+  (Settings.import_max_bytes): a multipart upload may exceed it by MULTIPART_FRAMING (boundaries
+  and form fields), so a file just over the limit reaches the import route, whose 413 says so.
 """
 
 import re
@@ -35,6 +37,10 @@ HEADERS = {
     "X-Frame-Options": "DENY",
 }
 DOCS_PATHS = ("/docs", "/docs/oauth2-redirect")
+
+
+# Room for a multipart body's boundaries, part headers and small form fields around the file.
+MULTIPART_FRAMING = 64 * 1024
 
 
 def too_large_message(limit: int) -> str:
@@ -69,8 +75,10 @@ class SecurityMiddleware:
             await self._reject(scope, receive, send_with_headers, 400, NUL_MESSAGE)
             return
 
+        # The limit is on the uploaded file: multipart framing does not count against it.
+        allowed = self.max_body + (MULTIPART_FRAMING if _is_multipart(scope) else 0)
         length = _content_length(scope)
-        if length is not None and length > self.max_body:
+        if length is not None and length > allowed:
             detail = too_large_message(self.max_body)
             await self._reject(scope, receive, send_with_headers, 413, detail)
             return
@@ -111,7 +119,7 @@ class SecurityMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_body:
+                if seen > allowed:
                     raise TooLarge(self.max_body)
             return message
 
@@ -161,6 +169,13 @@ def _textual_body(scope: Scope) -> re.Pattern | None:
             if v.endswith((b"/json", b"+json")):
                 return _NUL_IN_JSON
     return None
+
+
+def _is_multipart(scope: Scope) -> bool:
+    for name, value in scope.get("headers", []):
+        if name == b"content-type":
+            return value.split(b";", 1)[0].strip().lower() == b"multipart/form-data"
+    return False
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -15,15 +15,11 @@ router = APIRouter(tags=["imports"])
 def read_limited(request: Request, upload: UploadFile, limit: int) -> bytes:
     """The upload's bytes, or 413 as soon as it is known to be over the limit."""
     declared = request.headers.get("content-length")
-    too_big = PayloadTooLarge(
-        f"The upload is larger than the import limit of {limit / 1e6:.1f} MB. "
-        "Split the file and import the parts one after the other."
-    )
     if declared and declared.isdigit() and int(declared) > limit + 64 * 1024:
-        raise too_big
+        raise PayloadTooLarge(imports.too_large_message(limit))
     data = upload.file.read(limit + 1)
     if len(data) > limit:
-        raise too_big
+        raise PayloadTooLarge(imports.too_large_message(limit, upload.size))
     return data
 
 

@@ -26,16 +26,43 @@ def _phase_out(row: dict) -> dict:
     }
 
 
+SURVEY_Q = Query(
+    default=None,
+    max_length=80,
+    description="Survey slug (see /surveys); default: the first survey loaded.",
+)
+
+
+@router.get("/surveys", response_model=list[schemas.SurveyOut])
+def list_surveys(session: SessionDep):
+    """The loaded surveys, the default one first, with counts."""
+    return [
+        {
+            "slug": r["survey"].slug,
+            "title": r["survey"].title,
+            "year": r["survey"].year,
+            "url": r["survey"].url,
+            "default": r["default"],
+            "phase_count": r["phases"],
+            "challenge_count": r["challenges"],
+            "direction_count": r["directions"],
+            "paper_count": r["papers"],
+        }
+        for r in browse.list_surveys(session)
+    ]
+
+
 @router.get("/phases", response_model=list[schemas.PhaseOut])
-def list_phases(session: SessionDep):
-    """The lifecycle phases in order, with counts."""
-    return [_phase_out(r) for r in browse.phases_overview(session)]
+def list_phases(session: SessionDep, survey: str | None = SURVEY_Q):
+    """The lifecycle phases of one survey in order, with counts."""
+    sv = browse.resolve_survey(session, survey)
+    return [_phase_out(r) for r in browse.phases_overview(session, survey=sv)]
 
 
 @router.get("/phases/{slug}", response_model=schemas.PhaseDetailOut)
-def get_phase(slug: str, session: SessionDep):
+def get_phase(slug: str, session: SessionDep, survey: str | None = SURVEY_Q):
     """One phase with its challenges and research directions."""
-    d = browse.phase_detail(session, slug)
+    d = browse.phase_detail(session, slug, survey=survey)
     phase = d["phase"]
     return {
         "slug": phase.slug,
@@ -76,9 +103,9 @@ def _item(obj, phase_slug: str) -> dict:
 
 
 @router.get("/challenges/{slug}", response_model=schemas.ChallengeDetailOut)
-def get_challenge(slug: str, session: SessionDep):
+def get_challenge(slug: str, session: SessionDep, survey: str | None = SURVEY_Q):
     """A challenge, the directions that address it and its papers."""
-    d = browse.challenge_detail(session, slug)
+    d = browse.challenge_detail(session, slug, survey=survey)
     return {
         **_item(d["item"], d["phase"].slug),
         "paper_count": d["papers"].total,
@@ -88,9 +115,9 @@ def get_challenge(slug: str, session: SessionDep):
 
 
 @router.get("/directions/{slug}", response_model=schemas.DirectionDetailOut)
-def get_direction(slug: str, session: SessionDep):
+def get_direction(slug: str, session: SessionDep, survey: str | None = SURVEY_Q):
     """A research direction, the challenges it addresses and its papers."""
-    d = browse.direction_detail(session, slug)
+    d = browse.direction_detail(session, slug, survey=survey)
     return {
         **_item(d["item"], d["phase"].slug),
         "paper_count": d["papers"].total,
@@ -120,6 +147,12 @@ def list_papers(
     page: int = Query(default=1, ge=1, le=10**6),
     per_page: int = Query(default=25, ge=1, le=200),
     q: str = Query(default="", max_length=500, description="Full-text query (as /search)."),
+    survey: str | None = Query(
+        default=None,
+        max_length=80,
+        description="Survey slug: phase/challenge/direction values and facets are those of "
+        "this survey (default: the first one loaded), and only its papers are listed.",
+    ),
 ):
     """Papers filtered like /papers (OR within a facet, AND across), with facet counts.
 

@@ -13,12 +13,26 @@ class FacetOption(BaseModel):
 class PhaseRef(BaseModel):
     slug: str
     name: str
+    survey: str | None = None  # set only for a phase of a survey other than the default one
 
 
 class LinkRef(BaseModel):
     slug: str
     title: str
     origin: str | None = None
+    survey: str | None = None  # set only for an item of a survey other than the default one
+
+
+class SurveyOut(BaseModel):
+    slug: str
+    title: str
+    year: int | None
+    url: str | None
+    default: bool
+    phase_count: int
+    challenge_count: int
+    direction_count: int
+    paper_count: int
 
 
 class ChallengeOut(BaseModel):

@@ -65,15 +65,23 @@ def arxiv_from_fields(fields: dict[str, str]) -> str | None:
 _NON_WORD = re.compile(r"[^\w]+")
 
 
-@lru_cache(maxsize=32768)
-def fold(text: str) -> str:
-    """Accent- and case-folded text with punctuation squeezed to single spaces."""
+def _fold(text: str) -> str:
     if not text.isascii():  # ASCII has nothing to decompose and casefolds like lower()
         text = unicodedata.normalize("NFKD", text)
         text = "".join(c for c in text if not unicodedata.combining(c))
     text = text.casefold()
     text = _NON_WORD.sub(" ", text)
     return " ".join(text.split())
+
+
+_fold_short = lru_cache(maxsize=32768)(_fold)
+
+
+def fold(text: str) -> str:
+    """Accent- and case-folded text with punctuation squeezed to single spaces."""
+    # Short values (names, keywords, slugs) repeat a lot: cached. Long ones (titles,
+    # abstracts) rarely repeat and would only fill the cache.
+    return _fold_short(text) if len(text) <= 120 else _fold(text)
 
 
 def title_key(title: str) -> str:

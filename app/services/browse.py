@@ -72,30 +72,106 @@ class PaperPage:
 
 
 def default_survey(session: Session) -> Survey | None:
+    """The default survey: the first one loaded (lowest id)."""
     return session.exec(select(Survey).order_by(Survey.id)).scalars().first()
 
 
-def phases_overview(session: Session) -> list[dict]:
-    """Phases in lifecycle order with counts of challenges, directions and papers."""
-    phases = session.exec(select(Phase).order_by(Phase.survey_id, Phase.position)).scalars().all()
+def resolve_survey(session: Session, slug: str | None = None) -> Survey | None:
+    """The survey named `slug`, or the default survey when no slug is given (None if none)."""
+    if not slug:
+        return default_survey(session)
+    survey = session.exec(select(Survey).where(Survey.slug == slug)).scalars().first()
+    if survey is None:
+        raise NotFound(f"No survey '{slug}'.")
+    return survey
+
+
+def scope_id(f_survey: str | None):
+    """SQL expression for the id of the survey a filter is scoped to (default: the first)."""
+    if f_survey:
+        return select(Survey.id).where(Survey.slug == f_survey).scalar_subquery()
+    return select(func.min(Survey.id)).scalar_subquery()
+
+
+def _survey_papers(survey_id) -> ColumnElement:
+    """Papers with an accepted link to any phase, challenge or direction of one survey."""
+    subs = [
+        select(link.paper_id)
+        .join(target, target.id == col)
+        .where(target.survey_id == survey_id, link.origin.in_(ACCEPTED))
+        for link, col, target in (
+            (PaperPhase, PaperPhase.phase_id, Phase),
+            (PaperChallenge, PaperChallenge.challenge_id, Challenge),
+            (PaperDirection, PaperDirection.direction_id, Direction),
+        )
+    ]
+    return Paper.id.in_(subs[0].union(*subs[1:]))
+
+
+def list_surveys(session: Session) -> list[dict]:
+    """Every survey (default first) with its counts of phases, challenges, directions, papers."""
+    surveys = session.exec(select(Survey).order_by(Survey.id)).scalars().all()
+
+    def per_survey(model):
+        q = select(model.survey_id, func.count()).group_by(model.survey_id)
+        if model is not Phase:
+            q = q.where(model.retired.is_(False))
+        return dict(session.exec(q).all())
+
+    phases, challenges, directions = per_survey(Phase), per_survey(Challenge), per_survey(Direction)
+    papers = {s.id: survey_paper_count(session, s) for s in surveys}
+    return [
+        {
+            "survey": s,
+            "default": i == 0,
+            "phases": phases.get(s.id, 0),
+            "challenges": challenges.get(s.id, 0),
+            "directions": directions.get(s.id, 0),
+            "papers": papers[s.id],
+        }
+        for i, s in enumerate(surveys)
+    ]
+
+
+def survey_paper_count(session: Session, survey: Survey) -> int:
+    return session.exec(
+        select(func.count()).select_from(Paper).where(_survey_papers(survey.id))
+    ).scalar_one()
+
+
+def _survey_phases(session: Session, survey: Survey | None) -> list[Phase]:
+    if survey is None:
+        return []
+    return list(
+        session.exec(select(Phase).where(Phase.survey_id == survey.id).order_by(Phase.position))
+        .scalars()
+        .all()
+    )
+
+
+def phases_overview(session: Session, *, survey: Survey | None = None) -> list[dict]:
+    """One survey's phases (default survey unless given) in lifecycle order, with counts of
+    challenges, directions and papers."""
+    phases = _survey_phases(session, survey or default_survey(session))
+    ids = [p.id for p in phases]
     ch = dict(
         session.exec(
             select(Challenge.phase_id, func.count())
-            .where(Challenge.retired.is_(False))
+            .where(Challenge.retired.is_(False), Challenge.phase_id.in_(ids))
             .group_by(Challenge.phase_id)
         ).all()
     )
     di = dict(
         session.exec(
             select(Direction.phase_id, func.count())
-            .where(Direction.retired.is_(False))
+            .where(Direction.retired.is_(False), Direction.phase_id.in_(ids))
             .group_by(Direction.phase_id)
         ).all()
     )
     pa = dict(
         session.exec(
             select(PaperPhase.phase_id, func.count(func.distinct(PaperPhase.paper_id)))
-            .where(PaperPhase.origin.in_(ACCEPTED))
+            .where(PaperPhase.origin.in_(ACCEPTED), PaperPhase.phase_id.in_(ids))
             .group_by(PaperPhase.phase_id)
         ).all()
     )
@@ -110,12 +186,18 @@ def phases_overview(session: Session) -> list[dict]:
     ]
 
 
-def phase_year_table(session: Session) -> dict:
-    """Paper counts per phase per year: {"years": [...], "rows": [(phase, {year: n}, total)]}."""
+def phase_year_table(session: Session, *, survey: Survey | None = None) -> dict:
+    """Paper counts per phase per year of one survey (default unless given):
+    {"years": [...], "rows": [(phase, {year: n}, total)]}."""
+    phases = _survey_phases(session, survey or default_survey(session))
     rows = session.exec(
         select(PaperPhase.phase_id, Paper.year, func.count(func.distinct(Paper.id)))
         .join(Paper, Paper.id == PaperPhase.paper_id)
-        .where(PaperPhase.origin.in_(ACCEPTED), Paper.year.is_not(None))
+        .where(
+            PaperPhase.origin.in_(ACCEPTED),
+            Paper.year.is_not(None),
+            PaperPhase.phase_id.in_([p.id for p in phases]),
+        )
         .group_by(PaperPhase.phase_id, Paper.year)
     ).all()
     counts: dict[int, dict[int, int]] = defaultdict(dict)
@@ -123,15 +205,23 @@ def phase_year_table(session: Session) -> dict:
     for phase_id, year, n in rows:
         counts[phase_id][year] = n
         years.add(year)
-    phases = session.exec(select(Phase).order_by(Phase.survey_id, Phase.position)).scalars().all()
     return {
         "years": sorted(years),
         "rows": [(p, counts.get(p.id, {}), sum(counts.get(p.id, {}).values())) for p in phases],
     }
 
 
-def get_phase(session: Session, slug: str) -> Phase:
-    phase = session.exec(select(Phase).where(Phase.slug == slug)).scalars().first()
+def _scoped(session: Session, model, slug: str, survey: str | None):
+    """The item with this slug in the named survey; without a survey, the default survey's,
+    else the first match in a later survey (so that unprefixed links keep working)."""
+    q = select(model).where(model.slug == slug)
+    if survey:
+        q = q.join(Survey, Survey.id == model.survey_id).where(Survey.slug == survey)
+    return session.exec(q.order_by(model.survey_id)).scalars().first()
+
+
+def get_phase(session: Session, slug: str, *, survey: str | None = None) -> Phase:
+    phase = _scoped(session, Phase, slug, survey)
     if phase is None:
         raise NotFound(f"No phase '{slug}'.")
     return phase
@@ -147,9 +237,9 @@ def _paper_counts(session: Session, link, col, ids: list[int]) -> dict[int, int]
     )
 
 
-def phase_detail(session: Session, slug: str) -> dict:
+def phase_detail(session: Session, slug: str, *, survey: str | None = None) -> dict:
     """A phase with its challenges and directions, their paper counts and cross-links."""
-    phase = get_phase(session, slug)
+    phase = get_phase(session, slug, survey=survey)
     challenges = (
         session.exec(
             select(Challenge)
@@ -211,6 +301,7 @@ def phase_detail(session: Session, slug: str) -> dict:
             for d in directions
         ],
         "neighbours": _neighbours(session, phase),
+        "survey": session.get(Survey, phase.survey_id),
     }
 
 
@@ -229,8 +320,10 @@ def _neighbours(session: Session, phase: Phase) -> dict:
     }
 
 
-def challenge_detail(session: Session, slug: str, *, paper_limit: int | None = None) -> dict:
-    ch = session.exec(select(Challenge).where(Challenge.slug == slug)).scalars().first()
+def challenge_detail(
+    session: Session, slug: str, *, paper_limit: int | None = None, survey: str | None = None
+) -> dict:
+    ch = _scoped(session, Challenge, slug, survey)
     if ch is None:
         raise NotFound(f"No challenge '{slug}'.")
     phase = session.get(Phase, ch.phase_id)
@@ -244,14 +337,16 @@ def challenge_detail(session: Session, slug: str, *, paper_limit: int | None = N
         .scalars()
         .all()
     )
-    page = list_papers(
-        session, PaperFilters(challenge=[ch.slug]), per_page=paper_limit or 500, facets=False
-    )
-    return {"item": ch, "phase": phase, "directions": directions, "papers": page}
+    sv = session.get(Survey, ch.survey_id)
+    f = PaperFilters(challenge=[ch.slug], survey=sv.slug)
+    page = list_papers(session, f, per_page=paper_limit or 500, facets=False)
+    return {"item": ch, "phase": phase, "directions": directions, "papers": page, "survey": sv}
 
 
-def direction_detail(session: Session, slug: str, *, paper_limit: int | None = None) -> dict:
-    di = session.exec(select(Direction).where(Direction.slug == slug)).scalars().first()
+def direction_detail(
+    session: Session, slug: str, *, paper_limit: int | None = None, survey: str | None = None
+) -> dict:
+    di = _scoped(session, Direction, slug, survey)
     if di is None:
         raise NotFound(f"No research direction '{slug}'.")
     phase = session.get(Phase, di.phase_id)
@@ -265,35 +360,48 @@ def direction_detail(session: Session, slug: str, *, paper_limit: int | None = N
         .scalars()
         .all()
     )
-    page = list_papers(
-        session, PaperFilters(direction=[di.slug]), per_page=paper_limit or 500, facets=False
-    )
-    return {"item": di, "phase": phase, "challenges": challenges, "papers": page}
+    sv = session.get(Survey, di.survey_id)
+    f = PaperFilters(direction=[di.slug], survey=sv.slug)
+    page = list_papers(session, f, per_page=paper_limit or 500, facets=False)
+    return {"item": di, "phase": phase, "challenges": challenges, "papers": page, "survey": sv}
 
 
 # --- papers ---------------------------------------------------------------------------------
 
 
-def _link_condition(link, col, target, slugs: list[str]) -> ColumnElement:
+def _link_condition(link, col, target, slugs: list[str], survey: str | None) -> ColumnElement:
     sub = (
         select(link.paper_id)
         .join(target, target.id == col)
-        .where(target.slug.in_(slugs), link.origin.in_(ACCEPTED))
+        .where(
+            target.slug.in_(slugs),
+            target.survey_id == scope_id(survey),
+            link.origin.in_(ACCEPTED),
+        )
     )
     return Paper.id.in_(sub)
 
 
 def _conditions(f: PaperFilters, ids: set[int] | None, skip: str | None = None) -> list:
+    """WHERE conditions of a filter. Phase, challenge and direction slugs are resolved in the
+    filter's survey (the default survey when none is named); a named survey also restricts
+    the list to that survey's papers."""
     conds: list = []
+    if f.survey:
+        conds.append(_survey_papers(scope_id(f.survey)))
     if f.phase and skip != "phase":
-        conds.append(_link_condition(PaperPhase, PaperPhase.phase_id, Phase, f.phase))
+        conds.append(_link_condition(PaperPhase, PaperPhase.phase_id, Phase, f.phase, f.survey))
     if f.challenge and skip != "challenge":
         conds.append(
-            _link_condition(PaperChallenge, PaperChallenge.challenge_id, Challenge, f.challenge)
+            _link_condition(
+                PaperChallenge, PaperChallenge.challenge_id, Challenge, f.challenge, f.survey
+            )
         )
     if f.direction and skip != "direction":
         conds.append(
-            _link_condition(PaperDirection, PaperDirection.direction_id, Direction, f.direction)
+            _link_condition(
+                PaperDirection, PaperDirection.direction_id, Direction, f.direction, f.survey
+            )
         )
     if f.venue and skip != "venue":
         conds.append(Paper.venue.in_(f.venue))
@@ -329,7 +437,11 @@ def _facets(session: Session, f: PaperFilters, ids: set[int] | None) -> dict[str
         rows = session.exec(
             select(target.slug, label_col, func.count(func.distinct(link.paper_id)))
             .join(link, col == target.id)
-            .where(link.paper_id.in_(sub), link.origin.in_(ACCEPTED))
+            .where(
+                link.paper_id.in_(sub),
+                link.origin.in_(ACCEPTED),
+                target.survey_id == scope_id(f.survey),
+            )
             .group_by(target.slug, label_col, *order_cols)
             .order_by(*order_cols)
         ).all()
@@ -451,24 +563,34 @@ def hydrate(session: Session, papers) -> list[PaperItem]:
             .order_by(PaperAuthor.paper_id, PaperAuthor.position)
         ).all():
             authors[pid].append(name)
-        for pid, slug, name, origin in session.exec(
-            select(PaperPhase.paper_id, Phase.slug, Phase.name, PaperPhase.origin)
+        # A link into a survey other than the default one names that survey (None otherwise),
+        # so that its page can be linked as /phases/{slug}?survey={survey}.
+        default_id = select(func.min(Survey.id)).scalar_subquery()
+        other = case((Survey.id == default_id, None), else_=Survey.slug)
+        for pid, slug, name, origin, sv in session.exec(
+            select(PaperPhase.paper_id, Phase.slug, Phase.name, PaperPhase.origin, other)
             .join(Phase, Phase.id == PaperPhase.phase_id)
+            .join(Survey, Survey.id == Phase.survey_id)
             .where(PaperPhase.paper_id.in_(ids), PaperPhase.origin.in_(ACCEPTED))
-            .order_by(Phase.position)
+            .order_by(Phase.survey_id, Phase.position)
         ).all():
-            links["phases"][pid].append({"slug": slug, "name": name, "origin": origin})
+            links["phases"][pid].append(
+                {"slug": slug, "name": name, "origin": origin, "survey": sv}
+            )
         for kind, link, col, target in (
             ("challenges", PaperChallenge, PaperChallenge.challenge_id, Challenge),
             ("directions", PaperDirection, PaperDirection.direction_id, Direction),
         ):
-            for pid, slug, title, origin in session.exec(
-                select(link.paper_id, target.slug, target.title, link.origin)
+            for pid, slug, title, origin, sv in session.exec(
+                select(link.paper_id, target.slug, target.title, link.origin, other)
                 .join(target, target.id == col)
+                .join(Survey, Survey.id == target.survey_id)
                 .where(link.paper_id.in_(ids), link.origin.in_(ACCEPTED))
-                .order_by(target.phase_id, target.position)
+                .order_by(target.survey_id, target.phase_id, target.position)
             ).all():
-                links[kind][pid].append({"slug": slug, "title": title, "origin": origin})
+                links[kind][pid].append(
+                    {"slug": slug, "title": title, "origin": origin, "survey": sv}
+                )
     return [
         PaperItem(
             id=p.id,

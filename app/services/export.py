@@ -11,8 +11,9 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -120,6 +121,126 @@ PAPER_COLUMNS = (
 )
 
 
+class _Loader:
+    """Builds ExportRecords batch by batch. The taxonomy (a few hundred rows at most) is read
+    once into Terms with their sort keys, so each batch needs only plain link-table reads:
+    no joins, no per-row Term lookups in SQL."""
+
+    def __init__(
+        self,
+        session: Session,
+        annotations: dict[int, tuple[str, str]] | None = None,
+        *,
+        fields: bool = True,
+    ):
+        self.conn = session.connection()
+        self.notes = annotations or {}
+        self.fields = fields
+        self.cols = PAPER_COLUMNS if fields else PAPER_COLUMNS[:-1]  # CSV/Markdown skip JSON
+        conn = self.conn
+        phase_slug: dict[int, tuple[str, int]] = {}
+        shared: dict[tuple, Term] = {}  # one Term object per distinct item, shared by papers
+        # Same order as the former per-batch ORDER BY clauses (ids break ties stably).
+        self.phases: dict[int, tuple[tuple, Term]] = {}
+        for phid, survey_id, position, slug, name in conn.execute(
+            select(Phase.id, Phase.survey_id, Phase.position, Phase.slug, Phase.name)
+        ):
+            key = ("p", slug, name)
+            term = shared.get(key) or shared.setdefault(key, Term(slug, name))
+            self.phases[phid] = ((survey_id, position, phid), term)
+            phase_slug[phid] = (slug, position)
+        self.kinds: dict[str, dict[int, tuple[tuple, Term]]] = {}
+        for kind, target in (("challenges", Challenge), ("directions", Direction)):
+            items: dict[int, tuple[tuple, Term]] = {}
+            for tid, slug, title, position, phid in conn.execute(
+                select(target.id, target.slug, target.title, target.position, target.phase_id)
+            ):
+                if phid not in phase_slug:
+                    continue  # the former inner join to Phase skipped these too
+                pslug, pposition = phase_slug[phid]
+                key = (kind, slug, title, pslug)
+                term = shared.get(key) or shared.setdefault(key, Term(slug, title, pslug))
+                items[tid] = ((pposition, position, tid), term)
+            self.kinds[kind] = items
+        # Statements built once with an expanding parameter: a literal `in_(ids)` list costs a
+        # coercion per id on every batch.
+        ids = bindparam("ids", expanding=True)
+        self.paper_q = select(*self.cols).where(Paper.id.in_(ids))
+        self.author_q = (
+            select(PaperAuthor.paper_id, Author.family, Author.given, Author.name)
+            .join(Author, Author.id == PaperAuthor.author_id)
+            .where(PaperAuthor.paper_id.in_(ids))
+            .order_by(PaperAuthor.paper_id, PaperAuthor.position)
+        )
+        self.link_q = {
+            link: select(link.paper_id, col).where(
+                link.paper_id.in_(ids), link.origin.in_(ACCEPTED)
+            )
+            for link, col in (
+                (PaperPhase, PaperPhase.phase_id),
+                (PaperChallenge, PaperChallenge.challenge_id),
+                (PaperDirection, PaperDirection.direction_id),
+            )
+        }
+
+    def _terms(self, link, chunk: list[int], items) -> dict[int, list[Term]]:
+        by_paper: dict[int, list] = defaultdict(list)
+        for pid, tid in self.conn.execute(self.link_q[link], {"ids": chunk}):
+            item = items.get(tid)
+            if item is not None:
+                by_paper[pid].append(item)
+        out: dict[int, list[Term]] = {}
+        for pid, found in by_paper.items():
+            if len(found) > 1:
+                found.sort(key=itemgetter(0))
+            out[pid] = [term for _, term in found]
+        return out
+
+    def records(self, ids: list[int]) -> list[ExportRecord]:
+        """ExportRecords for these ids, in this order (five Core queries whatever the number:
+        plain rows, no ORM identity map, because exports read many papers once)."""
+        if not ids:
+            return []
+        conn = self.conn
+        params = {"ids": ids}
+        papers = {row[0]: row for row in conn.execute(self.paper_q, params)}
+        authors: dict[int, list[Person]] = defaultdict(list)
+        for pid, family, given, name in conn.execute(self.author_q, params):
+            authors[pid].append(Person(family or name, given or ""))
+        phases = self._terms(PaperPhase, ids, self.phases)
+        challenges = self._terms(PaperChallenge, ids, self.kinds["challenges"])
+        directions = self._terms(PaperDirection, ids, self.kinds["directions"])
+        notes, with_fields, none = self.notes, self.fields, ("", "")
+        out = []
+        append = out.append
+        for pid in ids:
+            row = papers.get(pid)
+            if row is None:
+                continue
+            note, status = notes.get(pid, none)
+            append(
+                ExportRecord(
+                    row[1],
+                    row[2],
+                    row[3],
+                    authors.get(pid, []),
+                    row[4],
+                    row[5],
+                    row[6],
+                    row[7],
+                    row[8],
+                    row[9] or "",
+                    (row[10] or {}) if with_fields else {},
+                    phases.get(pid, []),
+                    challenges.get(pid, []),
+                    directions.get(pid, []),
+                    note,
+                    status,
+                )
+            )
+        return out
+
+
 def records_for(
     session: Session,
     ids: list[int],
@@ -127,78 +248,10 @@ def records_for(
     *,
     fields: bool = True,
 ) -> list[ExportRecord]:
-    """ExportRecords for these ids, in this order (four Core queries whatever the number:
-    plain rows, no ORM identity map, because exports read many papers once)."""
+    """ExportRecords for these ids, in this order."""
     if not ids:
         return []
-    conn = session.connection()
-    cols = PAPER_COLUMNS if fields else PAPER_COLUMNS[:-1]  # CSV and Markdown skip the JSON
-    papers = {row[0]: row for row in conn.execute(select(*cols).where(Paper.id.in_(ids)))}
-    authors: dict[int, list[Person]] = defaultdict(list)
-    for pid, family, given, name in conn.execute(
-        select(PaperAuthor.paper_id, Author.family, Author.given, Author.name)
-        .join(Author, Author.id == PaperAuthor.author_id)
-        .where(PaperAuthor.paper_id.in_(ids))
-        .order_by(PaperAuthor.paper_id, PaperAuthor.position)
-    ):
-        authors[pid].append(Person(family or name, given or ""))
-    terms: dict[str, dict[int, list[Term]]] = {
-        "phases": defaultdict(list),
-        "challenges": defaultdict(list),
-        "directions": defaultdict(list),
-    }
-    cache: dict[tuple, Term] = {}  # one Term object per taxonomy item, shared by papers
-    for pid, slug, name in conn.execute(
-        select(PaperPhase.paper_id, Phase.slug, Phase.name)
-        .join(Phase, Phase.id == PaperPhase.phase_id)
-        .where(PaperPhase.paper_id.in_(ids), PaperPhase.origin.in_(ACCEPTED))
-        .order_by(Phase.survey_id, Phase.position)
-    ):
-        key = ("p", slug, name)
-        terms["phases"][pid].append(cache.get(key) or cache.setdefault(key, Term(slug, name)))
-    for kind, link, col, target in (
-        ("challenges", PaperChallenge, PaperChallenge.challenge_id, Challenge),
-        ("directions", PaperDirection, PaperDirection.direction_id, Direction),
-    ):
-        for pid, slug, title, phase_slug in conn.execute(
-            select(link.paper_id, target.slug, target.title, Phase.slug)
-            .join(target, target.id == col)
-            .join(Phase, Phase.id == target.phase_id)
-            .where(link.paper_id.in_(ids), link.origin.in_(ACCEPTED))
-            .order_by(Phase.position, target.position, target.id)
-        ):
-            key = (kind, slug, title, phase_slug)
-            term = cache.get(key) or cache.setdefault(key, Term(slug, title, phase_slug))
-            terms[kind][pid].append(term)
-    notes = annotations or {}
-    phases, challenges, directions = terms["phases"], terms["challenges"], terms["directions"]
-    out = []
-    for pid in ids:
-        row = papers.get(pid)
-        if row is None:
-            continue
-        note, status = notes.get(pid, ("", ""))
-        out.append(
-            ExportRecord(
-                row[1],
-                row[2],
-                row[3],
-                authors.get(pid, []),
-                row[4],
-                row[5],
-                row[6],
-                row[7],
-                row[8],
-                row[9] or "",
-                (row[10] or {}) if fields else {},
-                phases.get(pid, []),
-                challenges.get(pid, []),
-                directions.get(pid, []),
-                note,
-                status,
-            )
-        )
-    return out
+    return _Loader(session, annotations, fields=fields).records(ids)
 
 
 def iter_records(
@@ -208,9 +261,13 @@ def iter_records(
     batch: int = BATCH,
     *,
     fields: bool = True,
+    loader: "_Loader | None" = None,
 ) -> Iterator[ExportRecord]:
+    if not ids:
+        return
+    loader = loader or _Loader(session, annotations, fields=fields)
     for start in range(0, len(ids), batch):
-        yield from records_for(session, ids[start : start + batch], annotations, fields=fields)
+        yield from loader.records(ids[start : start + batch])
 
 
 def crossref_parents(session: Session, ids: list[int], batch: int = BATCH) -> set[str]:
@@ -240,11 +297,11 @@ def markdown_groups(
     session: Session, ids: list[int], annotations, batch: int = BATCH
 ) -> Iterator[Group]:
     """Groups (phase, challenge) in lifecycle order, each streaming its papers lazily."""
-    phase_of: dict[int, list[int]] = defaultdict(list)
     by_group: dict[tuple[int | None, int | None], list[int]] = defaultdict(list)
-    ch_links: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    for start in range(0, len(ids), batch):
+    for start in range(0, len(ids), batch):  # link lookups held for one batch only
         chunk = ids[start : start + batch]
+        phase_of: dict[int, list[int]] = defaultdict(list)
+        ch_links: dict[int, list[tuple[int, int]]] = defaultdict(list)
         for pid, phid in session.exec(
             select(PaperPhase.paper_id, PaperPhase.phase_id).where(
                 PaperPhase.paper_id.in_(chunk), PaperPhase.origin.in_(ACCEPTED)
@@ -257,16 +314,17 @@ def markdown_groups(
             .where(PaperChallenge.paper_id.in_(chunk), PaperChallenge.origin.in_(ACCEPTED))
         ).all():
             ch_links[pid].append((cid, phid))
-    for pid in ids:
-        phases = phase_of.get(pid, ())
-        if not phases:
-            by_group[(None, None)].append(pid)
-        for phid in phases:
-            mine = [cid for cid, cphid in ch_links.get(pid, []) if cphid == phid]
-            for cid in mine:
-                by_group[(phid, cid)].append(pid)
-            if not mine:
-                by_group[(phid, None)].append(pid)
+        for pid in chunk:
+            phases = phase_of.get(pid, ())
+            if not phases:
+                by_group[(None, None)].append(pid)
+            for phid in phases:
+                mine = [cid for cid, cphid in ch_links.get(pid, ()) if cphid == phid]
+                for cid in mine:
+                    by_group[(phid, cid)].append(pid)
+                if not mine:
+                    by_group[(phid, None)].append(pid)
+    loader = _Loader(session, annotations, fields=False)  # one taxonomy read for all groups
     phases = session.exec(select(Phase).order_by(Phase.survey_id, Phase.position)).scalars().all()
     challenges = (
         session.exec(select(Challenge).order_by(Challenge.position, Challenge.id)).scalars().all()
@@ -279,14 +337,32 @@ def markdown_groups(
                 yield Group(
                     pterm,
                     Term(ch.slug, ch.title, ph.slug),
-                    iter_records(session, group_ids, annotations, batch, fields=False),
+                    iter_records(session, group_ids, batch=batch, loader=loader),
                 )
         if (ph.id, None) in by_group:
             group_ids = by_group[(ph.id, None)]
-            yield Group(pterm, None, iter_records(session, group_ids, annotations, fields=False))
+            yield Group(pterm, None, iter_records(session, group_ids, batch=batch, loader=loader))
     if (None, None) in by_group:
         group_ids = by_group[(None, None)]
-        yield Group(None, None, iter_records(session, group_ids, annotations, fields=False))
+        yield Group(None, None, iter_records(session, group_ids, batch=batch, loader=loader))
+
+
+CHUNK = 64 * 1024
+
+
+def _coalesce(parts: Iterable[str], size: int = CHUNK) -> Iterator[str]:
+    """Join a writer's many small pieces (one per entry) into chunks of about `size`
+    characters: far fewer sends for a streaming response, memory still bounded."""
+    buf: list[str] = []
+    n = 0
+    for part in parts:
+        buf.append(part)
+        n += len(part)
+        if n >= size:
+            yield "".join(buf)
+            buf, n = [], 0
+    if buf:
+        yield "".join(buf)
 
 
 # --- the plan --------------------------------------------------------------------------------
@@ -311,7 +387,11 @@ class ExportPlan:
         return len(self.ids)
 
     def write(self, session: Session) -> Iterator[str]:
-        """Text chunks of the export, using `session` for the batched reads."""
+        """Text chunks of the export (about CHUNK characters each), using `session` for the
+        batched reads."""
+        return _coalesce(self._write(session))
+
+    def _write(self, session: Session) -> Iterator[str]:
         fmt, ids, notes = self.format, self.ids, self.annotations
         header = f"{self.title}\n{self.count} paper(s), exported from surveykb"
         if fmt in ("bibtex", "biblatex"):

@@ -23,6 +23,9 @@ class PaperFilters:
     year_from: int | None = None
     year_to: int | None = None
     q: str = ""
+    # The survey whose phase/challenge/direction slugs the filter means (None: the default
+    # survey, see browse.default_survey); naming one also restricts the list to its papers.
+    survey: str | None = None
 
     @classmethod
     def from_params(cls, params) -> "PaperFilters":
@@ -49,11 +52,15 @@ class PaperFilters:
             return y if 0 < y < 10000 else None
 
         q = params.get("q") or ""
+        survey = params.get("survey") or None
+        if isinstance(survey, list | tuple):
+            survey = survey[0] if survey else None
         return cls(
             **{m: many(m) for m in MULTI},
             year_from=year("year_from"),
             year_to=year("year_to"),
             q=str(q).strip()[:500],
+            survey=(str(survey).strip()[:80] or None) if survey else None,
         )
 
     def is_empty(self) -> bool:
@@ -69,6 +76,8 @@ class PaperFilters:
             out.append(("year_to", str(self.year_to)))
         if self.q:
             out.append(("q", self.q))
+        if self.survey:
+            out.append(("survey", self.survey))
         return out
 
     def query(self, **extra) -> str:

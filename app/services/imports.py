@@ -31,6 +31,7 @@ from app.bibtex.identifiers import fold
 from app.bibtex.names import Name
 from app.bibtex.parse import ParseResult, parse_bytes
 from app.bibtex.record import PaperRecord, split_list, to_record
+from app.config import Settings
 from app.errors import BadRequest, NotFound, PayloadTooLarge
 from app.models import (
     Author,
@@ -46,17 +47,17 @@ from app.models import (
     Phase,
     utcnow,
 )
-from app.services.papers import PAPER_COLUMNS, author_key
+from app.services.papers import PAPER_COLUMNS, ensure_authors
 from app.services.suggest import Suggester, load_suggester, paper_text
 
 log = logging.getLogger(__name__)
 # Bulk writes go through the tables (SQLAlchemy Core): thousands of rows per statement,
 # no ORM object per row.
 PAPER = Paper.__table__
-AUTHOR = Author.__table__
 PAPER_AUTHOR = PaperAuthor.__table__
 
-DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+MIB = 1024 * 1024
+DEFAULT_MAX_BYTES = Settings.model_fields["max_upload_mb"].default * MIB
 BATCH = 500
 FILLABLE = ("venue", "year", "doi", "arxiv_id", "url", "abstract")
 ACTIONS = ("add", "merge", "skip")
@@ -247,13 +248,21 @@ def _curated(rec: PaperRecord, maps) -> dict[str, set[int]]:
     return out
 
 
+def too_large_message(limit: int, size: int | None = None) -> str:
+    """The 413 text: the file's size when known, and the limit with the setting behind it."""
+    what = (
+        f"The file is {size / MIB:.1f} MB ({size:,} bytes)," if size is not None else "The file is"
+    )
+    return (
+        f"{what} over the import limit of {limit / MIB:g} MB ({limit:,} bytes, set by "
+        "SURVEYKB_MAX_UPLOAD_MB). Split it into smaller files and import them one after the other."
+    )
+
+
 def read_upload(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ParseResult:
     """Check the size and parse; raises PayloadTooLarge / BadRequest for unusable input."""
     if len(data) > max_bytes:
-        raise PayloadTooLarge(
-            f"The file is {len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.1f} MB. "
-            "Split it into smaller files and import them one after the other."
-        )
+        raise PayloadTooLarge(too_large_message(max_bytes, len(data)))
     result = parse_bytes(data)
     if result.total == 0:
         raise BadRequest(
@@ -445,32 +454,6 @@ def report_from_rows(rows: list[Row], job_id: int | None, warnings: list[str]) -
     return rep
 
 
-def _author_ids(session: Session, names: list[list[Name]]) -> list[list[int]]:
-    """Find or create every author of every paper with a handful of queries."""
-    keys = {author_key(n): n for ns in names for n in ns}
-    found: dict[str, int] = {}
-    key_list = list(keys)
-    for i in range(0, len(key_list), BATCH):
-        chunk = key_list[i : i + BATCH]
-        found.update(session.exec(select(Author.key, Author.id).where(Author.key.in_(chunk))).all())
-    missing = [k for k in keys if k not in found]
-    if missing:
-        # One multi-row INSERT ... RETURNING (Core, no ORM objects), ids in parameter order.
-        values = [
-            {
-                "name": keys[k].display[:300],
-                "family": keys[k].full_family[:200],
-                "given": keys[k].given[:200],
-                "key": k,
-            }
-            for k in missing
-        ]
-        stmt = insert(AUTHOR).returning(AUTHOR.c.id, sort_by_parameter_order=True)
-        ids = session.execute(stmt, values).scalars().all()
-        found.update(zip(missing, ids, strict=True))
-    return [[found[author_key(n)] for n in ns] for ns in names]
-
-
 def _link_rows(session: Session, model, col: str, rows: list[dict]) -> None:
     if not rows:
         return
@@ -561,7 +544,7 @@ def commit_plan(session: Session, plan: Plan, *, progress: Progress = _noop) -> 
                 taken_doi[rec.doi] = pid
             if rec.arxiv_id:
                 taken_arxiv[rec.arxiv_id] = pid
-        ids = _author_ids(session, [rec.authors for _, rec, _ in papers])
+        ids = ensure_authors(session, [rec.authors for _, rec, _ in papers])
         pa = []
         for pid, aids in zip(new_ids, ids, strict=True):
             pa += [{"paper_id": pid, "position": i, "author_id": a} for i, a in enumerate(aids)]
@@ -613,7 +596,7 @@ def commit_plan(session: Session, plan: Plan, *, progress: Progress = _noop) -> 
         if not rec.authors or pid in has_authors:
             pass
         else:
-            (aids,) = _author_ids(session, [rec.authors])
+            (aids,) = ensure_authors(session, [rec.authors])
             session.execute(
                 insert(PAPER_AUTHOR),
                 [{"paper_id": pid, "position": i, "author_id": a} for i, a in enumerate(aids)],

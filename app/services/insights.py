@@ -23,7 +23,7 @@ from app.models import (
     PaperPhase,
     Phase,
 )
-from app.services.browse import ACCEPTED
+from app.services.browse import ACCEPTED, scope_id
 from app.services.filters import PaperFilters
 
 # Fill colours per phase position: presentation attributes (no CSS needed, so the exported SVG
@@ -44,7 +44,11 @@ def papers_url(**filters) -> str:
 
 def _phases(session: Session) -> list[Phase]:
     return list(
-        session.exec(select(Phase).order_by(Phase.survey_id, Phase.position)).scalars().all()
+        session.exec(
+            select(Phase).where(Phase.survey_id == scope_id(None)).order_by(Phase.position)
+        )
+        .scalars()
+        .all()
     )
 
 
@@ -52,7 +56,7 @@ def _items(session: Session, model) -> list:
     return list(
         session.exec(
             select(model)
-            .where(model.retired.is_(False))
+            .where(model.retired.is_(False), model.survey_id == scope_id(None))
             .order_by(model.phase_id, model.position, model.id)
         )
         .scalars()
@@ -355,7 +359,11 @@ class Trace:
 
 def traceability(session: Session, phase_slug: str) -> Trace:
     """One phase: its challenges, its directions, the DirectionChallenge links, paper counts."""
-    phase = session.exec(select(Phase).where(Phase.slug == phase_slug)).scalars().first()
+    phase = (
+        session.exec(select(Phase).where(Phase.slug == phase_slug).order_by(Phase.survey_id))
+        .scalars()
+        .first()
+    )
     if phase is None:
         raise NotFound(f"No phase '{phase_slug}'.")
     chs = [c for c in _items(session, Challenge) if c.phase_id == phase.id]

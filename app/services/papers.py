@@ -27,32 +27,59 @@ def author_key(name: Name) -> str:
     return fold(name.display)[:400] or "?"
 
 
-def _author_ids(session: Session, names: list[Name]) -> list[int]:
-    """Find or create Author rows for these names, in order (one lookup for all)."""
-    keys = [author_key(n) for n in names]
-    existing = {
-        a.key: a for a in session.exec(select(Author).where(Author.key.in_(keys))).scalars()
-    }
-    ids: list[int] = []
-    for name, key in zip(names, keys, strict=True):
-        author = existing.get(key)
-        if author is None:
-            author = Author(
-                name=name.display[:300],
-                family=name.full_family[:200],
-                given=name.given[:200],
-                key=key,
+AUTHOR_BATCH = 500
+
+
+def _insert_ignoring_existing(session: Session):
+    """INSERT ... ON CONFLICT (key) DO NOTHING for the session's dialect.
+
+    Two writers creating the same new author at once (two workers importing, or an import
+    beside a CLI load) must not fail: on PostgreSQL the second insert waits for the first
+    and then skips the row; SQLite serialises writers anyway.
+    """
+    table = Author.__table__
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return dialect_insert(table).on_conflict_do_nothing(index_elements=[table.c.key])
+
+
+def ensure_authors(session: Session, names: list[list[Name]]) -> list[list[int]]:
+    """Find or create every author of every paper, in order, with a handful of queries."""
+    by_key = {author_key(n): n for ns in names for n in ns}
+    found: dict[str, int] = {}
+
+    def lookup(keys: list[str]) -> None:
+        for i in range(0, len(keys), AUTHOR_BATCH):
+            chunk = keys[i : i + AUTHOR_BATCH]
+            found.update(
+                session.execute(select(Author.key, Author.id).where(Author.key.in_(chunk))).all()
             )
-            session.add(author)
-            session.flush()
-            existing[key] = author
-        ids.append(author.id)
-    return ids
+
+    lookup(list(by_key))
+    # Sorted, so concurrent writers take row locks in the same order and cannot deadlock.
+    missing = sorted(k for k in by_key if k not in found)
+    if missing:
+        rows = [
+            {
+                "name": by_key[k].display[:300],
+                "family": by_key[k].full_family[:200],
+                "given": by_key[k].given[:200],
+                "key": k,
+            }
+            for k in missing
+        ]
+        stmt = _insert_ignoring_existing(session)
+        for i in range(0, len(rows), AUTHOR_BATCH):
+            session.execute(stmt, rows[i : i + AUTHOR_BATCH])
+        lookup(missing)
+    return [[found[author_key(n)] for n in ns] for ns in names]
 
 
 def set_authors(session: Session, paper: Paper, names: list[Name]) -> bool:
     """Replace the paper's ordered authors; True if anything changed."""
-    new_ids = _author_ids(session, names)
+    (new_ids,) = ensure_authors(session, [names])
     old_ids = list(
         session.exec(
             select(PaperAuthor.author_id)

@@ -15,6 +15,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from sqlalchemy import select
 from sqlmodel import Session
@@ -35,6 +36,7 @@ CHALLENGE_MIN = 0.12  # a challenge needs at least this cosine (strong evidence)
 CHALLENGE_WORDS = 2  # ... and at least this many distinct matched words
 
 
+@lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """A tiny suffix stripper: enough to match `testing`/`tests`/`tested` with `test`."""
     for suffix in ("ations", "ation", "ments", "ment", "ings", "ing", "ies", "ers", "ed", "es"):
@@ -115,6 +117,12 @@ class Suggester:
             vec = {w: (1 + math.log(c)) * self.idf[w] for w, c in bag.items() if c > 0}
             norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
             self.vectors[k] = {w: v / norm for w, v in vec.items()}
+        # Inverted: word -> [(target, weight)], so a query visits only the targets that share
+        # one of its words (computed once per import, not per entry).
+        self.postings: dict[str, list[tuple[tuple[str, int], float]]] = {}
+        for k, vec in self.vectors.items():
+            for w, v in vec.items():
+                self.postings.setdefault(w, []).append((k, v))
 
     def _query(self, text: str) -> dict[str, float]:
         counts = Counter(terms(text))
@@ -125,8 +133,20 @@ class Suggester:
     def _score(self, q: dict[str, float], key: tuple[str, int]) -> tuple[float, list[str]]:
         vec = self.vectors.get(key, {})
         contrib = [(q[w] * vec[w], w) for w in q if w in vec]
-        contrib.sort(reverse=True)
-        return sum(c for c, _ in contrib), [w for _, w in contrib[:6]]
+        return _total(contrib)
+
+    def _contributions(self, q: dict[str, float]) -> dict[tuple[str, int], list]:
+        """target -> [(q[w] * weight, w)] for every target sharing a word with the query."""
+        out: dict[tuple[str, int], list] = {}
+        postings = self.postings
+        for w, qv in q.items():
+            for key, v in postings.get(w, ()):
+                lst = out.get(key)
+                if lst is None:
+                    out[key] = [(qv * v, w)]
+                else:
+                    lst.append((qv * v, w))
+        return out
 
     def rank_phases(self, text: str) -> list[Suggestion]:
         q = self._query(text)
@@ -140,9 +160,10 @@ class Suggester:
     def suggest(self, text: str) -> tuple[list[Suggestion], list[Suggestion]]:
         """(phases, challenges) worth suggesting for a paper with this text."""
         q = self._query(text)
+        found = self._contributions(q)
         ranked = []
         for t in self.phases:
-            score, words = self._score(q, ("p", t.key))
+            score, words = _total(found.get(("p", t.key), []))
             ranked.append(Suggestion(t.key, t.slug, t.label, round(score, 4), words))
         ranked.sort(key=lambda s: -s.score)
         if not ranked or ranked[0].score <= 0:
@@ -154,11 +175,20 @@ class Suggester:
         for t in self.challenges:
             if t.phase_key not in keys:
                 continue
-            score, words = self._score(q, ("c", t.key))
+            contrib = found.get(("c", t.key))
+            if not contrib:
+                continue  # score 0: never strong evidence
+            score, words = _total(contrib)
             if score >= CHALLENGE_MIN and len(words) >= CHALLENGE_WORDS:
                 challenges.append(Suggestion(t.key, t.slug, t.label, round(score, 4), words))
         challenges.sort(key=lambda s: -s.score)
         return phases, challenges[:3]
+
+
+def _total(contrib: list[tuple[float, str]]) -> tuple[float, list[str]]:
+    """(score, the six words that contributed most); summed largest first."""
+    contrib.sort(reverse=True)
+    return sum(c for c, _ in contrib), [w for _, w in contrib[:6]]
 
 
 def paper_text(title: str, abstract: str = "", keywords: list[str] | None = None) -> str:

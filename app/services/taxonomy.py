@@ -182,11 +182,21 @@ def _upsert(session, model, report, kind, where: dict, values: dict, curated=Non
 
 
 def _sync_links(
-    session, report, model, col_name, paper_id: int, wanted: set[int], curated=None
+    session, report, model, col_name, paper_id: int, wanted: set[int], curated=None, *, survey_id
 ) -> bool:
-    """Make the survey-origin links of one paper equal `wanted`; other origins are kept, and so
-    are links a curator removed or set by hand (reported as conflicts)."""
-    rows = session.exec(select(model).where(model.paper_id == paper_id)).scalars().all()
+    """Make the survey-origin links of one paper into this survey's taxonomy equal `wanted`;
+    links into other surveys and other origins are kept, and so are links a curator removed
+    or set by hand (reported as conflicts)."""
+    target = {"phase_id": Phase, "challenge_id": Challenge, "direction_id": Direction}[col_name]
+    rows = (
+        session.exec(
+            select(model)
+            .join(target, target.id == getattr(model, col_name))
+            .where(model.paper_id == paper_id, target.survey_id == survey_id)
+        )
+        .scalars()
+        .all()
+    )
     have = {getattr(r, col_name): r for r in rows}
     if curated is not None:
         wanted = curated.keep_links(report, model, paper_id, wanted, set(have))
@@ -300,7 +310,9 @@ def load_survey(session: Session, bundle: SurveyBundle) -> LoadReport:
             ("directions", PaperDirection, "direction_id"),
         ):
             wanted = {ids[kind][s] for s in getattr(sp, kind)}
-            changed |= _sync_links(session, report, model, col, paper.id, wanted, curated)
+            changed |= _sync_links(
+                session, report, model, col, paper.id, wanted, curated, survey_id=survey.id
+            )
         if changed:
             report.changed_paper_ids.add(paper.id)
     session.flush()

@@ -33,7 +33,7 @@ def _ctx(job, settings) -> dict:
         "counts": counts,
         "pct": pct,
         "nav": "import",
-        "limit_mb": settings.import_max_bytes / 1e6,
+        "limit_mb": settings.max_upload_mb,
     }
 
 
@@ -45,7 +45,7 @@ def import_form(request: Request, session: SessionDep, settings: SettingsDep, us
         {
             "jobs": imports.recent_jobs(session),
             "nav": "import",
-            "limit_mb": settings.import_max_bytes / 1e6,
+            "limit_mb": settings.max_upload_mb,
         },
     )
 

@@ -1,10 +1,12 @@
 """HTML routes: parse the request, call one service, render a page or its fragment."""
 
+from urllib.parse import urlencode
+
 from fastapi import APIRouter, Request
 from sqlalchemy import func, select
 
 from app.deps import IndexDep, SessionDep
-from app.models import Challenge, Direction, Paper
+from app.models import Challenge, Direction, Paper, Phase, Survey
 from app.services import browse
 from app.services import search as search_service
 from app.services.filters import SORTS, PaperFilters
@@ -21,12 +23,25 @@ def int_param(request: Request, name: str, default: int, lo: int = 1, hi: int = 
         return default
 
 
-@router.get("/")
-def home(request: Request, session: SessionDep):
-    survey = browse.default_survey(session)
-    phases = browse.phases_overview(session)
+def survey_qs(session, survey) -> str:
+    """Query string that scopes links to `survey` ("" for the default survey, whose URLs
+    stay unprefixed)."""
+    default = browse.default_survey(session)
+    if survey is None or default is None or survey.id == default.id:
+        return ""
+    return urlencode({"survey": survey.slug})
+
+
+def _survey_home(request: Request, session, survey, surveys: list[dict] | None = None):
+    phases = browse.phases_overview(session, survey=survey)
+    if survey is None:
+        papers = 0
+    elif surveys is None or len(surveys) > 1:
+        papers = browse.survey_paper_count(session, survey)
+    else:  # one survey: every paper counts, as before surveys could be several
+        papers = session.exec(select(func.count()).select_from(Paper)).scalar_one()
     totals = {
-        "papers": session.exec(select(func.count()).select_from(Paper)).scalar_one(),
+        "papers": papers,
         "challenges": sum(r["challenges"] for r in phases),
         "directions": sum(r["directions"] for r in phases),
     }
@@ -36,44 +51,80 @@ def home(request: Request, session: SessionDep):
         {
             "nav": "home",
             "survey": survey,
+            "surveys": surveys or [],
+            "sq": survey_qs(session, survey),
             "phases": phases,
-            "table": browse.phase_year_table(session),
+            "table": browse.phase_year_table(session, survey=survey),
             "totals": totals,
         },
     )
 
 
+@router.get("/")
+def home(request: Request, session: SessionDep):
+    surveys = browse.list_surveys(session)
+    return _survey_home(request, session, browse.default_survey(session), surveys)
+
+
+@router.get("/surveys")
+def surveys_page(request: Request, session: SessionDep):
+    return render(
+        request, "surveys/index.html", {"nav": "home", "surveys": browse.list_surveys(session)}
+    )
+
+
+@router.get("/surveys/{slug}")
+def survey_page(slug: str, request: Request, session: SessionDep):
+    return _survey_home(request, session, browse.resolve_survey(session, slug))
+
+
+def _survey_param(request: Request) -> str | None:
+    v = request.query_params.get("survey", "").strip()
+    return v[:80] or None
+
+
 @router.get("/phases/{slug}")
 def phase_page(slug: str, request: Request, session: SessionDep):
-    return render(
-        request, "phases/detail.html", {"nav": "home", **browse.phase_detail(session, slug)}
-    )
+    ctx = browse.phase_detail(session, slug, survey=_survey_param(request))
+    ctx["sq"] = survey_qs(session, ctx["survey"])
+    return render(request, "phases/detail.html", {"nav": "home", **ctx})
 
 
 @router.get("/challenges/{slug}")
 def challenge_page(slug: str, request: Request, session: SessionDep):
-    ctx = browse.challenge_detail(session, slug)
+    ctx = browse.challenge_detail(session, slug, survey=_survey_param(request))
+    ctx["sq"] = survey_qs(session, ctx["survey"])
     return render(request, "challenges/detail.html", {"nav": "home", **ctx}, block="expansion")
 
 
 @router.get("/directions/{slug}")
 def direction_page(slug: str, request: Request, session: SessionDep):
-    ctx = browse.direction_detail(session, slug)
+    ctx = browse.direction_detail(session, slug, survey=_survey_param(request))
+    ctx["sq"] = survey_qs(session, ctx["survey"])
     return render(request, "directions/detail.html", {"nav": "home", **ctx}, block="expansion")
 
 
 def active_filters(session, f: PaperFilters) -> list[dict]:
     """Chips for the active filters, each with the query string that removes it."""
     labels: dict[str, dict[str, str]] = {"phase": {}, "challenge": {}, "direction": {}}
+    survey_id = browse.scope_id(f.survey)
     if f.phase:
-        labels["phase"] = {
-            p["phase"].slug: p["phase"].name for p in browse.phases_overview(session)
-        }
+        labels["phase"] = dict(
+            session.exec(
+                select(Phase.slug, Phase.name).where(
+                    Phase.slug.in_(f.phase), Phase.survey_id == survey_id
+                )
+            ).all()
+        )
     for name, model in (("challenge", Challenge), ("direction", Direction)):
         values = getattr(f, name)
         if values:
             labels[name] = dict(
-                session.exec(select(model.slug, model.title).where(model.slug.in_(values))).all()
+                session.exec(
+                    select(model.slug, model.title).where(
+                        model.slug.in_(values), model.survey_id == survey_id
+                    )
+                ).all()
             )
     out = []
     for name in ("phase", "challenge", "direction", "venue", "type", "tag"):
@@ -90,6 +141,9 @@ def active_filters(session, f: PaperFilters) -> list[dict]:
         out.append({"label": f"Year {label}", "remove": f.query(year_from=None, year_to=None)})
     if f.q:
         out.append({"label": f"Text: {f.q}", "remove": f.query(q=None)})
+    if f.survey:
+        title = session.exec(select(Survey.title).where(Survey.slug == f.survey)).scalar()
+        out.append({"label": f"Survey: {title or f.survey}", "remove": f.query(survey=None)})
     return out
 
 

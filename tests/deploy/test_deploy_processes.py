@@ -188,7 +188,9 @@ def test_two_workers_under_concurrent_reads_and_imports_lose_nothing(settings, m
         for t in readers:
             t.join()
         assert errors == []
-        assert [r["status"] for r in results] == ["done"] * 3
+        assert [r["status"] for r in results] == ["done"] * 3, [
+            r["counts"].get("error") for r in results
+        ]
         # every worker answers with all six papers, in the database and in search
         for _ in range(6):
             body = httpx.get(

@@ -1,6 +1,10 @@
 """Front doors: the browser flow at /import, the JSON API, sign-in and the size limit."""
 
 from bs4 import BeautifulSoup
+from fastapi.testclient import TestClient
+
+from app.main import create_app
+from tests.conftest import make_user, sign_in
 
 NEW = b"""@article{webnew2024,
   title = {Curating Noisy Labels for Training Data},
@@ -129,14 +133,50 @@ def test_api_dry_run_writes_nothing(editor_client):
     assert c.get("/papers/webnew2024").status_code == 404
 
 
-def test_too_large_gets_413(editor_client):
-    c = editor_client
-    c.app.state.settings.import_max_bytes = 100
-    r = c.post("/api/v1/imports", files={"file": ("a.bib", NEW)}, headers={"X-CSRF-Token": c.csrf})
-    assert r.status_code == 413 and "limit" in r.json()["detail"]
-    r = c.post("/import", data={"csrf_token": c.csrf}, files={"file": ("a.bib", NEW)})
-    assert r.status_code == 413
-    assert "limit" in soup(r).get_text()
+def _over_the_limit(mb: int) -> bytes:
+    """A readable BibTeX file exactly one byte over `mb` MB (MiB)."""
+    head = b"@article{big2024,\n  title = {Big},\n  note = {"
+    tail = b"},\n}\n"
+    return head + b"x" * (mb * 1024 * 1024 + 1 - len(head) - len(tail)) + tail
+
+
+LIMIT_TEXT = "over the import limit of 1 MB (1,048,576 bytes, set by SURVEYKB_MAX_UPLOAD_MB)"
+
+
+def test_the_import_limit_is_the_upload_setting(settings):
+    assert settings.import_max_bytes == settings.max_upload_mb * 1024 * 1024
+    settings.max_upload_mb = 3
+    assert settings.import_max_bytes == 3 * 1024 * 1024
+
+
+def test_a_file_just_over_the_upload_limit_gets_413_from_the_import_route(settings, mini):
+    settings.max_upload_mb = 1
+    make_user(settings, username="ed", role="editor")
+    big = _over_the_limit(1)
+    assert len(big) == 1024 * 1024 + 1
+    with TestClient(create_app(settings)) as c:
+        sign_in(c, "ed")
+        r = c.post(
+            "/api/v1/imports", files={"file": ("big.bib", big)}, headers={"X-CSRF-Token": c.csrf}
+        )
+        assert r.status_code == 413
+        assert r.json()["detail"] == (
+            f"The file is 1.0 MB (1,048,577 bytes), {LIMIT_TEXT}. "
+            "Split it into smaller files and import them one after the other."
+        )
+        r = c.post("/import", data={"csrf_token": c.csrf}, files={"file": ("big.bib", big)})
+        assert r.status_code == 413
+        assert LIMIT_TEXT in " ".join(soup(r).select_one("main").get_text().split())
+        # One byte less, exactly at the limit, is accepted (multipart framing does not count).
+        ok = big.replace(b"x", b"", 1)
+        assert len(ok) == 1024 * 1024
+        r = c.post(
+            "/api/v1/imports", files={"file": ("ok.bib", ok)}, headers={"X-CSRF-Token": c.csrf}
+        )
+        assert r.status_code == 202
+        assert c.get("/import").status_code == 200
+        form_hint = soup(c.get("/import")).select_one("p.hint").get_text()
+        assert "up to 1 MB" in form_hint
 
 
 def test_no_entries_is_a_clear_400(editor_client):

@@ -9,6 +9,7 @@ Papers without raw fields are written from their columns, fully escaped.
 
 import re
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
 
 from pylatexenc.latexencode import UnicodeToLatexEncoder
 
@@ -28,6 +29,12 @@ _encoder = UnicodeToLatexEncoder(
     unknown_char_warning=False,
 )
 _BARE = re.compile(r"(?<!\\)([&%#])")
+
+
+def _escape_bare(m: re.Match) -> str:
+    return "\\" + m.group(1)
+
+
 _PLAIN = {
     "\\": r"\textbackslash{}",
     "{": r"\{",
@@ -73,13 +80,27 @@ def escape_plain(text: str) -> str:
 
 def encode_raw(name: str, value: str, *, unicode: bool = False) -> str:
     """An original (LaTeX) field value made safe: braces balanced, bare specials escaped."""
-    value = " ".join(str(value).split()) if name not in ("abstract", "note") else str(value)
+    value = str(value)
+    if len(value) <= _CACHE_LEN:  # venues, years, names... repeat across a large export
+        return _encode_cached(name, value, unicode)
+    return _encode(name, value, unicode)
+
+
+_CACHE_LEN = 200
+
+
+def _encode(name: str, value: str, unicode: bool) -> str:
+    value = " ".join(value.split()) if name not in ("abstract", "note") else value
     if name in VERBATIM:
         return value if balanced(value) else value.replace("{", "").replace("}", "")
     if not balanced(value):
         return latex_to_utf8(escape_plain(value)) if unicode else escape_plain(value)
-    value = _BARE.sub(r"\\\1", value)
+    if "&" in value or "%" in value or "#" in value:
+        value = _BARE.sub(_escape_bare, value)
     return latex_to_utf8(value) if unicode else _ascii(value)
+
+
+_encode_cached = lru_cache(maxsize=4096)(_encode)  # bounded: memory stays flat
 
 
 # `{\"u}`, `\"{u}`, `\"u`, `{\v c}`, `\ss{}`, `{\o}` ... -> the Unicode character.
@@ -116,9 +137,10 @@ MONTH_NAMES = (
 
 
 def _field_line(name: str, value: str) -> str:
-    v = value.strip().lower().rstrip(".")
-    if name == "month" and (v in MONTHS or v in MONTH_NAMES or v == "sept"):
-        return f"  {name} = {v[:3]},"  # the standard macro: styles print it their way
+    if name == "month":
+        v = value.strip().lower().rstrip(".")
+        if v in MONTHS or v in MONTH_NAMES or v == "sept":
+            return f"  {name} = {v[:3]},"  # the standard macro: styles print it their way
     return f"  {name} = {{{value}}},"
 
 
@@ -227,6 +249,7 @@ BIBLATEX_TYPES = {
     "www": "online",
 }
 THESIS_TYPES = {"phdthesis": "phdthesis", "mastersthesis": "mathesis", "techreport": "techreport"}
+_YEAR = re.compile(r"\d{4}")
 RENAMES = {"journal": "journaltitle", "address": "location", "school": "institution"}
 
 
@@ -243,7 +266,7 @@ def _biblatex_fields(rec: ExportRecord, parents: set[str]) -> dict[str, str]:
     if "date" not in out:
         year = rec.raw("year").strip() or (str(rec.year) if rec.year else "")
         month = rec.raw("month").strip().lower()[:3]
-        if re.fullmatch(r"\d{4}", year):
+        if _YEAR.fullmatch(year):
             if month in MONTHS:
                 year += f"-{MONTHS.index(month) + 1:02d}"
             elif month.isdigit() and 1 <= int(month) <= 12:

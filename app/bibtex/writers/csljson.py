@@ -2,6 +2,7 @@
 
 import json
 from collections.abc import Iterable, Iterator
+from json.encoder import encode_basestring as _encode_str  # C when available
 
 from app.bibtex.latex import latex_to_unicode
 from app.bibtex.writers.context import context_terms
@@ -81,14 +82,58 @@ def to_csl(rec: ExportRecord) -> dict:
     return item
 
 
-def iter_csljson(records: Iterable[ExportRecord]) -> Iterator[str]:
-    """A JSON array streamed item by item (valid JSON even when empty)."""
+def _indented(o, ind: str) -> str:
+    """json.dumps(o, ensure_ascii=False, indent=2) with every line after the first indented by
+    `ind`, built with the C string encoder (the stdlib's indenting encoder is pure Python)."""
+    if isinstance(o, str):
+        return _encode_str(o)
+    if isinstance(o, dict):
+        if not o:
+            return "{}"
+        inner = ind + "  "
+        parts = []
+        for k, v in o.items():
+            if not isinstance(k, str):
+                raise TypeError(k)
+            parts.append(inner + _encode_str(k) + ": " + _indented(v, inner))
+        return "{\n" + ",\n".join(parts) + "\n" + ind + "}"
+    if isinstance(o, list | tuple):
+        if not o:
+            return "[]"
+        inner = ind + "  "
+        return "[\n" + ",\n".join(inner + _indented(v, inner) for v in o) + "\n" + ind + "]"
+    if o is None or isinstance(o, bool):
+        return json.dumps(o)
+    if isinstance(o, int):
+        return int.__repr__(o)
+    raise TypeError(type(o))  # floats and the rest: the stdlib path
+
+
+def _item_text(item: dict) -> str:
+    try:
+        body = "  " + _indented(item, "  ")
+    except TypeError:
+        body = None
+    if body is None:
+        body = json.dumps(item, ensure_ascii=False, indent=2)
+        # split("\n"), not splitlines(): U+2028, U+2029 and U+0085 stay unescaped inside
+        # strings, and splitting there would break the JSON.
+        body = "\n".join("  " + line for line in body.split("\n"))
+    return body
+
+
+def iter_csljson(records: Iterable[ExportRecord], *, batch: int = 200) -> Iterator[str]:
+    """A JSON array streamed `batch` items at a time (valid JSON even when empty)."""
+    parts: list[str] = []
     first = True
     for rec in records:
-        body = json.dumps(to_csl(rec), ensure_ascii=False, indent=2)
-        body = "\n".join("  " + line for line in body.splitlines())
-        yield ("[\n" if first else ",\n") + body
+        parts.append(("[\n" if first else ",\n") + _item_text(to_csl(rec)))
         first = False
+        if len(parts) >= batch:
+            yield "".join(parts)
+            parts = []
+    if parts:
+        yield "".join(parts)
     yield "[]\n" if first else "\n]\n"
 
 

@@ -66,13 +66,24 @@ def ris_lines(rec: ExportRecord) -> list[tuple[str, str]]:
     out += [("KW", k) for k in keywords(rec)]
     if rec.note:
         out.append(("N1", rec.note))
-    return [(t, _clean(v)) for t, v in out if _clean(v)]
+    cleaned = []
+    for tag, value in out:
+        value = " ".join(str(value).split())  # _clean, once per value
+        if value:
+            cleaned.append((tag, value))
+    return cleaned
 
 
-def iter_ris(records: Iterable[ExportRecord]) -> Iterator[str]:
+def iter_ris(records: Iterable[ExportRecord], *, batch: int = 200) -> Iterator[str]:
+    parts: list[str] = []
     for rec in records:
-        body = "".join(f"{tag}  - {value}\r\n" for tag, value in ris_lines(rec))
-        yield body + "ER  - \r\n\r\n"
+        parts += [f"{tag}  - {value}\r\n" for tag, value in ris_lines(rec)]
+        parts.append("ER  - \r\n\r\n")
+        if len(parts) >= batch * 20:
+            yield "".join(parts)
+            parts = []
+    if parts:
+        yield "".join(parts)
 
 
 def write_ris(records: Iterable[ExportRecord]) -> str:

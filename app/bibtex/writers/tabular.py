@@ -25,6 +25,7 @@ COLUMNS = (
 )
 # A cell starting with one of these is a formula to Excel/LibreOffice/Sheets (OWASP CSV injection).
 _TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+_TRIGGER_SET = frozenset(_TRIGGERS)
 
 
 def neutralise(value) -> str:
@@ -34,24 +35,28 @@ def neutralise(value) -> str:
 
 
 def row(rec: ExportRecord) -> list[str]:
-    values = {
-        "citekey": rec.citekey,
-        "title": rec.title,
-        "authors": "; ".join(p.display for p in rec.authors),
-        "year": rec.year if rec.year is not None else "",
-        "venue": rec.venue or "",
-        "entry_type": rec.entry_type,
-        "doi": rec.doi or "",
-        "arxiv_id": rec.arxiv_id or "",
-        "url": rec.url or "",
-        "phases": "; ".join(t.label for t in rec.phases),
-        "challenges": "; ".join(t.label for t in rec.challenges),
-        "directions": "; ".join(t.label for t in rec.directions),
-        "note": rec.note,
-        "status": rec.status,
-        "abstract": rec.abstract,
-    }
-    return [neutralise(values[c]) for c in COLUMNS]
+    """The cells of one paper, in COLUMNS order, neutralised."""
+    values = (
+        rec.citekey,
+        rec.title,
+        "; ".join([p.display for p in rec.authors]),
+        rec.year if rec.year is not None else "",
+        rec.venue or "",
+        rec.entry_type,
+        rec.doi or "",
+        rec.arxiv_id or "",
+        rec.url or "",
+        "; ".join([t.label for t in rec.phases]),
+        "; ".join([t.label for t in rec.challenges]),
+        "; ".join([t.label for t in rec.directions]),
+        rec.note,
+        rec.status,
+        rec.abstract,
+    )
+    return [
+        ("'" + v if v[:1] in _TRIGGER_SET else v) if type(v) is str else neutralise(v)
+        for v in values
+    ]
 
 
 def iter_csv(records: Iterable[ExportRecord], *, batch: int = 200) -> Iterator[str]:

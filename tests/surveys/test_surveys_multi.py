@@ -1,0 +1,231 @@
+"""Several surveys side by side (issue 8 item 4): the mini fixture survey is loaded first (the
+default), the shipped example survey llm-data-privacy second. Both have a phase `data`."""
+
+import pytest
+from bs4 import BeautifulSoup
+from fastapi.testclient import TestClient
+
+from app.config import PROJECT_ROOT
+from app.main import create_app
+from tests.conftest import load
+
+PRIVACY = PROJECT_ROOT / "data" / "surveys" / "llm-data-privacy"
+SQ = "survey=llm-data-privacy"
+# Hand counts from data/surveys/llm-data-privacy/papers.bib and tests/fixtures/mini/papers.bib.
+PRIVACY_PAPERS = 11
+PRIVACY_DATA = {
+    "lee2022dedup",
+    "kandpal2022dedupprivacy",
+    "longpre2023provenance",
+    "carlini2024poisoning",
+    "wan2023poisoning",
+}
+MINI_DATA = {"mini2024survey", "gamma2023", "delta2024", "epsilon2021"}
+
+
+def soup(r):
+    assert r.status_code == 200, r.text[:500]
+    return BeautifulSoup(r.text, "html.parser")
+
+
+def citekeys(page) -> set[str]:
+    return {a["href"].rsplit("/", 1)[1] for a in page.select(".paper-list a.paper-title")}
+
+
+def facet_values(page, name: str) -> list[str]:
+    return [i["value"] for i in page.select(f"#paper-filters input[name={name}]")]
+
+
+@pytest.fixture
+def two(settings, engine, mini):
+    load(engine, PRIVACY)
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+# --- one survey: nothing changes -------------------------------------------------------------
+
+
+def test_single_survey_home_has_no_chooser_and_plain_links(client):
+    page = soup(client.get("/"))
+    assert page.select(".survey-chooser") == []
+    assert page.select_one("h1").get_text(strip=True) == "A Mini Survey of Testing Things"
+    hrefs = [a["href"] for a in page.select(".phase-card-link")]
+    assert hrefs == ["/phases/requirements", "/phases/data", "/phases/evaluation"]
+    assert page.select_one(".hero .stats strong").get_text() == "6"
+
+
+def test_single_survey_lists_one_survey(client):
+    assert [s["slug"] for s in client.get("/api/v1/surveys").json()] == ["mini"]
+    page = soup(client.get("/surveys"))
+    assert [a.get_text(strip=True) for a in page.select(".survey-link")] == [
+        "A Mini Survey of Testing Things"
+    ]
+
+
+# --- two surveys: home and survey pages -------------------------------------------------------
+
+
+def test_home_lists_both_surveys_above_default_overview(two):
+    page = soup(two.get("/"))
+    cards = page.select(".survey-chooser .survey-card")
+    assert [c["data-survey"] for c in cards] == ["mini", "llm-data-privacy"]
+    links = [a["href"] for a in page.select(".survey-chooser .survey-link")]
+    assert links == ["/surveys/mini", "/surveys/llm-data-privacy"]
+    counts = cards[1].select_one("a[href='/papers?survey=llm-data-privacy'] strong")
+    assert counts.get_text() == str(PRIVACY_PAPERS)
+    # The overview below is still the default survey's, with its unprefixed links.
+    hrefs = [a["href"] for a in page.select(".phase-grid .phase-card-link:not(.survey-link)")]
+    assert hrefs == ["/phases/requirements", "/phases/data", "/phases/evaluation"]
+
+
+def test_survey_home_of_second_survey(two):
+    page = soup(two.get("/surveys/llm-data-privacy"))
+    assert "Training Data, Memorization and Privacy" in page.select_one("h1").get_text()
+    names = [a.get_text(" ", strip=True) for a in page.select(".phase-card-link")]
+    assert names == ["1 Corpus curation", "2 Memorization and leakage", "3 Mitigation"]
+    assert page.select_one(".phase-card-link")["href"] == f"/phases/data?{SQ}"
+    assert page.select_one(".hero .stats strong").get_text() == str(PRIVACY_PAPERS)
+    row = page.select("table.matrix tbody tr")[0]
+    assert row.select_one("td.total a")["href"] == f"/papers?phase=data&{SQ}"
+    assert row.select_one("td.total a").get_text() == str(len(PRIVACY_DATA))
+    assert two.get("/surveys/nope").status_code == 404
+
+
+def test_phase_pages_resolve_within_their_survey(two):
+    default = soup(two.get("/phases/data"))
+    assert default.select_one("h1").get_text(strip=True) == "Dataset construction"
+    other = soup(two.get(f"/phases/data?{SQ}"))
+    assert other.select_one("h1").get_text(strip=True) == "Corpus curation"
+    assert other.select_one("a[rel=next]")["href"] == f"/phases/memorization?{SQ}"
+    assert other.select_one(".breadcrumb a")["href"] == "/surveys/llm-data-privacy"
+    assert other.select_one(".stats a")["href"] == f"/papers?phase=data&{SQ}"
+    # A slug only the second survey has still resolves without the parameter.
+    alone = soup(two.get("/phases/memorization"))
+    assert alone.select_one("h1").get_text(strip=True) == "Memorization and leakage"
+    assert two.get("/phases/data?survey=nope").status_code == 404
+
+
+def test_challenge_page_of_second_survey(two):
+    page = soup(two.get("/challenges/verbatim-extraction"))
+    assert citekeys(page) == {
+        "carlini2021extracting",
+        "carlini2023quantifying",
+        "nasr2023scalable",
+        "kandpal2022dedupprivacy",
+    }
+    assert page.select(".breadcrumb a")[1]["href"] == f"/phases/memorization?{SQ}"
+
+
+# --- the paper list: facets and filters do not mix ------------------------------------------
+
+
+def test_unfiltered_list_has_every_paper_but_default_phase_facets(two):
+    page = soup(two.get("/papers?per_page=100"))
+    assert len(citekeys(page)) == 6 + PRIVACY_PAPERS
+    assert facet_values(page, "phase") == ["requirements", "data", "evaluation"]
+    labels = [s.get_text() for s in page.select("#paper-filters .facet-label")]
+    assert "Corpus curation" not in labels
+
+
+def test_phase_filter_is_scoped_to_the_survey(two):
+    assert citekeys(soup(two.get("/papers?phase=data"))) == MINI_DATA
+    page = soup(two.get(f"/papers?phase=data&{SQ}"))
+    assert citekeys(page) == PRIVACY_DATA
+    assert facet_values(page, "phase") == ["data", "memorization", "mitigation"]
+    data_opt = page.select_one("#f-phase-data").find_parent("label")
+    assert data_opt.select_one(".facet-label").get_text() == "Corpus curation"
+    assert data_opt.select_one(".facet-count").get_text() == str(len(PRIVACY_DATA))
+    # The survey survives a form submission, and shows as a removable chip.
+    assert page.select_one("#paper-filters input[name=survey]")["value"] == "llm-data-privacy"
+    chips = [a.get_text(" ", strip=True) for a in page.select(".chip-active")]
+    assert "Corpus curation ×" in chips
+    assert any(c.startswith("Survey: Training Data") for c in chips)
+
+
+def test_survey_filter_alone_lists_only_that_surveys_papers(two):
+    page = soup(two.get(f"/papers?{SQ}&per_page=100"))
+    assert len(citekeys(page)) == PRIVACY_PAPERS
+    assert not citekeys(page) & MINI_DATA
+
+
+# --- JSON API ----------------------------------------------------------------------------------
+
+
+def test_api_surveys(two):
+    body = two.get("/api/v1/surveys").json()
+    assert [(s["slug"], s["default"]) for s in body] == [
+        ("mini", True),
+        ("llm-data-privacy", False),
+    ]
+    assert (body[1]["phase_count"], body[1]["paper_count"]) == (3, PRIVACY_PAPERS)
+    assert (body[1]["challenge_count"], body[1]["direction_count"]) == (6, 7)
+
+
+def test_api_phases_scoped(two):
+    assert [p["slug"] for p in two.get("/api/v1/phases").json()] == [
+        "requirements",
+        "data",
+        "evaluation",
+    ]
+    body = two.get(f"/api/v1/phases?{SQ}").json()
+    assert [(p["slug"], p["paper_count"]) for p in body] == [
+        ("data", 5),
+        ("memorization", 6),
+        ("mitigation", 3),
+    ]
+    assert two.get(f"/api/v1/phases/data?{SQ}").json()["name"] == "Corpus curation"
+    assert two.get("/api/v1/phases/data").json()["name"] == "Dataset construction"
+    assert two.get("/api/v1/phases?survey=nope").status_code == 404
+
+
+def test_api_papers_scoped(two):
+    default = two.get("/api/v1/papers?phase=data&per_page=100").json()
+    assert {i["citekey"] for i in default["items"]} == MINI_DATA
+    body = two.get(f"/api/v1/papers?phase=data&{SQ}&per_page=100").json()
+    assert {i["citekey"] for i in body["items"]} == PRIVACY_DATA
+    assert [o["value"] for o in body["facets"]["phase"]] == ["data", "memorization", "mitigation"]
+    assert two.get("/api/v1/papers?per_page=1").json()["total"] == 6 + PRIVACY_PAPERS
+
+
+# --- a paper shared by two surveys -------------------------------------------------------------
+
+
+def test_shared_paper_keeps_links_of_both_surveys(shipped_settings):
+    from app.db import make_engine
+
+    eng = make_engine(shipped_settings.database_url)
+    load(eng, PRIVACY)
+    eng.dispose()
+    with TestClient(create_app(shipped_settings)) as c:
+        item = c.get("/api/v1/papers/lee2022dedup").json()
+        phases = {(p["slug"], p["survey"]) for p in item["phases"]}
+        assert ("data", None) in phases  # se4llm, the default survey
+        assert ("data", "llm-data-privacy") in phases
+        assert ("mitigation", "llm-data-privacy") in phases
+        page = soup(c.get("/papers/lee2022dedup"))
+        hrefs = {a["href"] for a in page.select("a.chip[href^='/phases/']")}
+        assert {"/phases/data", f"/phases/data?{SQ}", f"/phases/mitigation?{SQ}"} <= hrefs
+
+
+def test_insights_stay_on_the_default_survey(two, engine):
+    from app.db import session_scope
+    from app.services import insights
+
+    with session_scope(engine) as session:
+        matrix = insights.phase_challenge_matrix(session)
+        assert [p.slug for p in matrix.phases] == ["requirements", "data", "evaluation"]
+        assert "verbatim-extraction" not in {r["challenge"].slug for r in matrix.rows}
+
+
+def test_export_follows_the_survey_filter(two):
+    import csv
+    import io
+
+    def keys(url):
+        r = two.get(url)
+        assert r.status_code == 200
+        return {row["citekey"] for row in csv.DictReader(io.StringIO(r.text))}
+
+    assert keys(f"/export?phase=data&{SQ}&format=csv") == PRIVACY_DATA
+    assert keys("/export?phase=data&format=csv") == MINI_DATA
