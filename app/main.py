@@ -69,6 +69,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.index = _open_search_index(settings, engine)
+    from app.services.imports import recover_jobs
+
+    try:
+        recover_jobs(engine)  # imports left running by a stopped server: failed, file kept
+    except Exception:  # e.g. a database not migrated yet: never block the start
+        log.exception("could not check for interrupted imports")
     app.mount("/static", StaticFiles(directory=str(PROJECT_ROOT / "static")), name="static")
 
     from app.api.routes import router as api_router
@@ -144,8 +150,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
+        """Runs in ServerErrorMiddleware, outside SecurityMiddleware: adds the headers itself
+        and never shows the exception (a plain page if even the error template fails)."""
+        from fastapi.responses import HTMLResponse
+
+        from app.security import security_headers
+
         log.exception("unhandled error on %s", request.url.path)
-        return _error(request, 500, "An unexpected error occurred. It has been logged.")
+        detail = "An unexpected error occurred. It has been logged."
+        try:
+            response = _error(request, 500, detail)
+        except Exception:
+            log.exception("the error page failed too")
+            response = HTMLResponse(f"<!doctype html><title>Error</title><p>{detail}</p>", 500)
+        response.headers.update(security_headers(request.url.path))
+        return response
 
     return app
 

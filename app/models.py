@@ -225,6 +225,10 @@ class ImportJob(SQLModel, table=True):
     user_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
     created_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
+    # Liveness of a pending/running job: the process that runs it ("host:pid") and when it
+    # last said so. Start-up fails the jobs of dead processes (services.imports.recover_jobs).
+    owner: str = Field(default="", max_length=200)
+    heartbeat_at: datetime | None = None
 
 
 # --- curation history ----------------------------------------------------------------------

@@ -39,6 +39,12 @@ HEADERS = {
 DOCS_PATHS = ("/docs", "/docs/oauth2-redirect")
 
 
+def security_headers(path: str) -> dict[str, str]:
+    """The headers every answer carries. The 500 handler adds them itself: Starlette's
+    ServerErrorMiddleware sends its answer from outside this (user) middleware."""
+    return {"Content-Security-Policy": DOCS_CSP if path in DOCS_PATHS else CSP, **HEADERS}
+
+
 # Room for a multipart body's boundaries, part headers and small form fields around the file.
 MULTIPART_FRAMING = 64 * 1024
 
@@ -61,13 +67,12 @@ class SecurityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        csp = DOCS_CSP if scope.get("path") in DOCS_PATHS else CSP
+        extra = security_headers(scope.get("path", ""))
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                headers.setdefault("Content-Security-Policy", csp)
-                for k, v in HEADERS.items():
+                for k, v in extra.items():
                     headers.setdefault(k, v)
             await send(message)
 

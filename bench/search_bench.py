@@ -4,6 +4,7 @@ Prints figures, asserts nothing. Default 10,000 papers (about a minute or two);
 `--n 100000` for the large run (tens of minutes: Whoosh indexes a few hundred docs/s).
 
     .venv/bin/python bench/search_bench.py [--n 10000] [--queries 40] [--parallel] [--keep DIR]
+    .venv/bin/python bench/search_bench.py --n 100000 --keep DIR --reuse   # queries only
 
 Reported: build rate (docs/s) and index size; per query kind p50/p95 latency in ms with the
 top 20 highlighted, for the app's search path (WhooshIndex.search: total, kind counts, facet
@@ -18,6 +19,7 @@ import sqlite3
 import sys
 import tempfile
 import time
+from itertools import accumulate
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -76,9 +78,15 @@ PHASES = ["requirements", "data", "model", "evaluation", "deployment", "maintena
 CHALLENGES = [f"{p}-challenge-{i}" for p in PHASES for i in range(5)]
 
 
+_CUM: dict[tuple[int, float], list[float]] = {}
+
+
 def zipf_pick(rng: random.Random, words: list[str], s: float = 1.05) -> str:
-    weights = [1 / (i + 1) ** s for i in range(len(words))]
-    return rng.choices(words, weights)[0]
+    # Cumulative weights computed once: the same picks as rng.choices(words, weights), faster.
+    cum = _CUM.get((len(words), s))
+    if cum is None:
+        cum = _CUM[len(words), s] = list(accumulate(1 / (i + 1) ** s for i in range(len(words))))
+    return rng.choices(words, cum_weights=cum)[0]
 
 
 def make_corpus(n: int, seed: int = 42) -> list[dict]:
@@ -225,6 +233,9 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=40, help="per query kind")
     ap.add_argument("--parallel", action="store_true", help="build with two processes")
     ap.add_argument("--keep", type=Path, help="keep the indexes in this directory")
+    ap.add_argument(
+        "--reuse", action="store_true", help="reuse the indexes kept in --keep (skip the build)"
+    )
     args = ap.parse_args()
     rng = random.Random(7)
     work = args.keep or Path(tempfile.mkdtemp(prefix="searchbench-"))
@@ -236,19 +247,26 @@ def main() -> None:
 
     # --- build ---------------------------------------------------------------------------
     wpath = work / "whoosh"
-    shutil.rmtree(wpath, ignore_errors=True)
-    index = WhooshIndex(wpath)
-    t = time.perf_counter()
-    index.rebuild(iter(docs), parallel=args.parallel)
-    wb = time.perf_counter() - t
     fpath = work / "fts.sqlite3"
-    fpath.unlink(missing_ok=True)
-    fb = build_fts(fpath, docs)
-    print("\n== build")
-    print(f"{'engine':<10} {'seconds':>8} {'docs/s':>8} {'size MB':>8}")
-    print(f"{'whoosh':<10} {wb:8.1f} {args.n / wb:8.0f} {dir_size(wpath):8.1f}")
-    print(f"{'fts5':<10} {fb:8.1f} {args.n / fb:8.0f} {fpath.stat().st_size / 1e6:8.1f}")
-    print(f"10,000 entries would be searchable after ~{10_000 / (args.n / wb):.0f} s of indexing")
+    index = WhooshIndex(wpath)
+    reuse = args.reuse and fpath.exists() and index.rebuild_reason() is None
+    if reuse and index.doc_count() < args.n:
+        sys.exit(f"{wpath} holds {index.doc_count():,} documents, fewer than --n; drop --reuse")
+    if reuse:
+        print(f"\n== build skipped: reusing {wpath} ({index.doc_count():,} docs) and {fpath}")
+    else:
+        shutil.rmtree(wpath, ignore_errors=True)
+        index = WhooshIndex(wpath)
+        t = time.perf_counter()
+        index.rebuild(iter(docs), parallel=args.parallel)
+        wb = time.perf_counter() - t
+        fpath.unlink(missing_ok=True)
+        fb = build_fts(fpath, docs)
+        print("\n== build")
+        print(f"{'engine':<10} {'seconds':>8} {'docs/s':>8} {'size MB':>8}")
+        print(f"{'whoosh':<10} {wb:8.1f} {args.n / wb:8.0f} {dir_size(wpath):8.1f}")
+        print(f"{'fts5':<10} {fb:8.1f} {args.n / fb:8.0f} {fpath.stat().st_size / 1e6:8.1f}")
+        print(f"10,000 entries searchable after ~{10_000 / (args.n / wb):.0f} s of indexing")
 
     # --- small batch written into the big index (an import of 100 entries) -----------------
     extra = make_corpus(100, seed=99)

@@ -35,6 +35,8 @@ def job_json(job: ImportJob) -> dict:
         "page": f"/imports/{job.id}",
         "file": f"/imports/{job.id}/file",
     }
+    if job.status == "failed":
+        body["retry"] = f"/api/v1/imports/{job.id}/retry"
     if job.status in ("done", "preview"):
         rows = [imports.Row(**r) for r in job.results]
         if job.status == "done":
@@ -78,6 +80,29 @@ def create_import(
     return JSONResponse(
         job_json(job), status_code=202, headers={"Location": f"/api/v1/imports/{job.id}"}
     )
+
+
+@router.post("/imports/{job_id}/retry", status_code=202)
+def retry_import(
+    job_id: int,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: EditorDep,
+    background: BackgroundTasks,
+):
+    """Run a failed import again from its kept file (409 unless it failed)."""
+    job = imports.get_job(session, job_id)
+    imports.reset_failed_job(session, job, settings.uploads_dir)
+    imports.queue_job(session, job)
+    background.add_task(
+        imports.run_import_quietly,
+        request.app.state.engine,
+        job_id=job.id,
+        index=request.app.state.index,
+        max_bytes=settings.import_max_bytes,
+    )
+    return JSONResponse(job_json(job), status_code=202)
 
 
 @router.get("/imports/{job_id}")

@@ -11,6 +11,7 @@ Engineering choices (measured in bench/search_bench.py):
 - bulk (re)builds use a large memory buffer and, for big corpora, two processes.
 """
 
+import functools
 import logging
 import os
 import random
@@ -322,6 +323,15 @@ class WhooshIndex:
             self._docsets.popitem(last=False)
         return docs
 
+    @staticmethod
+    def _ranked(s, q, limit: int, allow: frozenset | None):
+        """Top `limit` hits among `allow`, without terms=True (which records the matched terms
+        of *every* matching document); needs_current builds the same matcher tree as the
+        terms=True search did, so the ranking is unchanged."""
+        c = s.collector(limit=limit, filter=set(allow) if allow is not None else None)
+        s.search_with_collector(q, c, context=s.context(needs_current=True))
+        return c.results()
+
     def _filter_sets(self, fx, filters: SearchFilters) -> dict[str, frozenset]:
         out: dict[str, frozenset] = {}
         for name in ("phase", "challenge", "direction", "venue"):
@@ -413,8 +423,10 @@ class WhooshIndex:
         if start >= result.total:
             return
         limit = start + result.per_page
-        flt = set(hits) if (fsets or kind_set is not None) else None
-        res = s.search(parsed.query, limit=limit, filter=flt, terms=highlight)
+        res = self._ranked(s, parsed.query, limit, hits if fsets or kind_set is not None else None)
+        # The highlighter uses the query's terms (no terms=True), expanded once per result, not
+        # once per hit; a term only marks text where the hit has it, so highlights are the same.
+        res.query_terms = functools.lru_cache(maxsize=None)(res.query_terms)
         for h in res[start:limit]:
             stored = h.fields()
             hl: dict[str, str] = {}

@@ -15,15 +15,18 @@ search index sync). Uploaded files are kept under settings.uploads_dir with thei
 """
 
 import logging
+import os
 import re
+import socket
 import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -32,7 +35,7 @@ from app.bibtex.names import Name
 from app.bibtex.parse import ParseResult, parse_bytes
 from app.bibtex.record import PaperRecord, split_list, to_record
 from app.config import Settings
-from app.errors import BadRequest, NotFound, PayloadTooLarge
+from app.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
 from app.models import (
     Author,
     Challenge,
@@ -758,6 +761,8 @@ def create_job(
         stored_path=str(path),
         counts={"bytes": len(data), "stage": "uploaded", "done": 0, "total": 0},
         user_id=user_id,
+        owner=owner_tag(),
+        heartbeat_at=utcnow(),
     )
     session.add(job)
     session.commit()
@@ -766,7 +771,8 @@ def create_job(
 
 
 def get_job(session: Session, job_id: int) -> ImportJob:
-    job = session.get(ImportJob, job_id)
+    # Ids are 32-bit INTEGER on PostgreSQL: a larger one is in no table, and binding it fails.
+    job = session.get(ImportJob, job_id) if 0 < job_id < 2**31 else None
     if job is None:
         raise NotFound(f"There is no import number {job_id}.")
     return job
@@ -802,11 +808,15 @@ def preview_job(session: Session, job: ImportJob, *, max_bytes: int = DEFAULT_MA
 
 
 def _set_progress(engine: Engine, job_id: int, **values) -> None:
-    """Progress goes in its own short transaction (never inside the import's)."""
+    """Progress goes in its own short transaction (never inside the import's); it is also
+    the job's heartbeat."""
     with Session(engine) as s:
         job = s.get(ImportJob, job_id)
         if job is None:
             return
+        job.heartbeat_at = utcnow()
+        if values.get("status") == "running":
+            job.owner = owner_tag()
         for k, v in values.items():
             if k == "counts":
                 job.counts = {**job.counts, **v}
@@ -861,6 +871,7 @@ def run_import(
             )
 
     _set_progress(engine, job_id, status="running", counts={"stage": "reading", "done": 0})
+    stop_beat = _start_heartbeat(engine, job_id)
     try:
         with Session(engine, expire_on_commit=False) as s:
             plan = plan_import(s, data, max_bytes=max_bytes, progress=report_progress)
@@ -917,6 +928,8 @@ def run_import(
             counts={"stage": "failed", "error": f"{type(exc).__name__}: {exc}"},
         )
         raise
+    finally:
+        stop_beat.set()
     return rep
 
 
@@ -973,3 +986,110 @@ def recent_jobs(session: Session, limit: int = 20) -> list[ImportJob]:
 
 def job_count(session: Session) -> int:
     return session.exec(select(func.count()).select_from(ImportJob)).scalar_one()
+
+
+# --- liveness: jobs of dead processes ------------------------------------------------------
+
+STALE_AFTER = timedelta(minutes=2)
+HEARTBEAT_EVERY = 30.0  # seconds; well under STALE_AFTER
+INTERRUPTED = (
+    "interrupted: the server stopped while this import ran; the uploaded file is kept, run it again"
+)
+
+
+def owner_tag() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"[:200]
+
+
+def _owner_alive(owner: str) -> bool | None:
+    """True/False for a process of this host; None when it runs elsewhere or is unknown."""
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return None
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _start_heartbeat(engine: Engine, job_id: int) -> threading.Event:
+    """Touch heartbeat_at while the job runs, also during its long write transaction, so that
+    another host's start-up does not fail it. SQLite is single-host (the owner pid decides)
+    and would only queue these writes behind the import's lock: no thread there."""
+    stop = threading.Event()
+    if engine.dialect.name == "sqlite":
+        return stop
+
+    def beat() -> None:
+        while not stop.wait(HEARTBEAT_EVERY):
+            try:
+                with engine.begin() as conn:
+                    conn.execute(
+                        update(ImportJob.__table__)
+                        .where(ImportJob.id == job_id, ImportJob.status == "running")
+                        .values(heartbeat_at=utcnow())
+                    )
+            except Exception:
+                log.warning("heartbeat of import %s failed", job_id, exc_info=True)
+
+    threading.Thread(target=beat, name=f"import-{job_id}-heartbeat", daemon=True).start()
+    return stop
+
+
+def _aware(when: datetime | None) -> datetime | None:
+    return when.replace(tzinfo=UTC) if when is not None and when.tzinfo is None else when
+
+
+def recover_jobs(engine: Engine, *, stale_after: timedelta = STALE_AFTER) -> list[int]:
+    """Fail the pending/running jobs whose process is gone (called at start-up).
+
+    A job is dead when its owner process on this host no longer exists, or, for an owner on
+    another host (or none), when its heartbeat is older than `stale_after`. A live worker's job
+    (several uvicorn workers or replicas) is left alone. The uploaded file is kept for a re-run.
+    """
+    cutoff = utcnow() - stale_after
+    failed = []
+    with Session(engine) as s:
+        jobs = s.exec(
+            select(ImportJob).where(ImportJob.status.in_(("pending", "running")))
+        ).scalars()
+        for job in list(jobs):
+            alive = _owner_alive(job.owner) if job.owner else None
+            beat = _aware(job.heartbeat_at or job.created_at)
+            if alive or (alive is None and beat is not None and beat > cutoff):
+                continue
+            counts = {**job.counts, "stage": "failed", "error": INTERRUPTED, "interrupted": True}
+            done = s.execute(
+                update(ImportJob.__table__)
+                .where(ImportJob.id == job.id, ImportJob.status == job.status)
+                .values(status="failed", counts=counts, finished_at=utcnow())
+            )
+            if done.rowcount:
+                failed.append(job.id)
+        s.commit()
+    if failed:
+        log.warning("imports %s were interrupted by a server stop: marked failed", failed)
+    return failed
+
+
+def queue_job(session: Session, job: ImportJob) -> None:
+    """The job will run in this process (a background task): owner and heartbeat say so."""
+    job.status = "pending"
+    job.counts = {**job.counts, "stage": "queued", "done": 0}
+    job.owner = owner_tag()
+    job.heartbeat_at = utcnow()
+    session.add(job)
+    session.commit()
+
+
+def reset_failed_job(session: Session, job: ImportJob, uploads_dir: Path) -> None:
+    """Make a failed job's kept upload ready to run again (no re-upload); not committed."""
+    if job.status != "failed":
+        raise Conflict(f"Import {job.id} has not failed (it is {job.status}).")
+    job_file(job, uploads_dir)  # 404 when the file is gone
+    job.counts = {"bytes": job.counts.get("bytes", 0), "stage": "uploaded", "done": 0, "total": 0}
+    job.results = []
+    job.finished_at = None

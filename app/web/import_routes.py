@@ -13,10 +13,41 @@ from app.web.rendering import is_fragment_request, render
 
 router = APIRouter(include_in_schema=False)
 PREVIEW_LIMIT = 2000  # rows shown in the preview table; all rows are committed
+# Rows that need the person's eye are always shown, whatever the cap.
+ALWAYS_SHOWN = ("invalid", "probable")
+
+
+def shown_rows(rows: list[dict], limit: int) -> list[dict]:
+    """All invalid and probable-duplicate rows, then the first others up to `limit` rows in
+    all, in file order: a big file never hides an error behind the cap."""
+    if len(rows) <= limit:
+        return rows
+    keep = {i for i, r in enumerate(rows) if r.get("status") in ALWAYS_SHOWN}
+    room = limit - len(keep)
+    for i in range(len(rows)):
+        if room <= 0:
+            break
+        if i not in keep:
+            keep.add(i)
+            room -= 1
+    return [r for i, r in enumerate(rows) if i in keep]
+
+
+def _always_note(shown: list[dict]) -> str:
+    """'all 3 invalid entries and all 1 probable duplicate' (the parts that are not zero)."""
+    n_bad = sum(1 for r in shown if r.get("status") == "invalid")
+    n_prob = sum(1 for r in shown if r.get("status") == "probable")
+    parts = []
+    if n_bad:
+        parts.append(f"all {n_bad} invalid entr{'y' if n_bad == 1 else 'ies'}")
+    if n_prob:
+        parts.append(f"all {n_prob} probable duplicate{'' if n_prob == 1 else 's'}")
+    return " and ".join(parts)
 
 
 def _ctx(job, settings) -> dict:
     rows = job.results or []
+    shown = shown_rows(rows, PREVIEW_LIMIT)
     report = None
     if job.status == "done":
         report = imports.report_from_rows(
@@ -27,8 +58,9 @@ def _ctx(job, settings) -> dict:
     pct = int(100 * (counts.get("done") or 0) / total) if total else 0
     return {
         "job": job,
-        "rows": rows[:PREVIEW_LIMIT],
+        "rows": shown,
         "row_total": len(rows),
+        "always_note": _always_note(shown),
         "report": report,
         "counts": counts,
         "pct": pct,
@@ -114,10 +146,7 @@ async def import_commit(
     for name, value in form.items():
         if name.startswith("choice-") and name[7:].isdigit():
             choices[int(name[7:])] = str(value)
-    job.status = "pending"
-    job.counts = {**job.counts, "stage": "queued", "done": 0}
-    session.add(job)
-    session.commit()
+    imports.queue_job(session, job)
     background.add_task(
         imports.run_import_quietly,
         request.app.state.engine,
@@ -126,6 +155,17 @@ async def import_commit(
         choices=choices,
         max_bytes=settings.import_max_bytes,
     )
+    return RedirectResponse(f"/imports/{job.id}", status_code=303)
+
+
+@router.post("/imports/{job_id}/retry")
+def import_retry(
+    job_id: int, request: Request, session: SessionDep, settings: SettingsDep, user: EditorDep
+):
+    """A failed import (e.g. interrupted by a server stop): preview its kept file again."""
+    job = imports.get_job(session, job_id)
+    imports.reset_failed_job(session, job, settings.uploads_dir)
+    imports.preview_job(session, job, max_bytes=settings.import_max_bytes)
     return RedirectResponse(f"/imports/{job.id}", status_code=303)
 
 

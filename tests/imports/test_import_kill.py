@@ -5,12 +5,15 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlmodel import Session
 
 from app.config import PROJECT_ROOT
-from app.models import Paper
+from app.main import create_app
+from app.models import ImportJob, Paper
+from app.services.imports import INTERRUPTED
 
 N = 3000
 
@@ -56,6 +59,15 @@ def test_sigkill_mid_commit_is_all_or_nothing_and_rerun_works(settings, engine, 
     assert killed_mid_write, "the import never reported writing progress"
     assert proc.returncode == -signal.SIGKILL
     assert _papers(engine) == before  # none of it
+    # The killed run's job is not left "running" forever: the next start fails it, file kept.
+    with Session(engine) as s:
+        job = s.exec(select(ImportJob).order_by(ImportJob.id.desc())).scalars().first()
+        assert job.status == "running"
+    create_app(settings)
+    with Session(engine) as s:
+        job = s.get(ImportJob, job.id)
+        assert job.status == "failed" and job.counts["error"] == INTERRUPTED
+        assert Path(job.stored_path).read_text() == bib.read_text()
 
     rerun = subprocess.run(
         [*cmd, "--json"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300

@@ -110,3 +110,29 @@ def test_nul_in_a_json_or_form_body_is_a_clear_400(editor_client):
     assert r.status_code == 201, r.text
     r = editor_client.post("/lists", data={"name": "a\x00b", "csrf_token": editor_client.csrf})
     assert r.status_code == 400
+
+
+def test_a_500_carries_the_security_headers(settings, mini):
+    """ServerErrorMiddleware answers from outside SecurityMiddleware: the headers must still be
+    there on the HTML page and on the JSON answer, and the exception must not show."""
+    app = create_app(settings)
+
+    def boom():
+        raise RuntimeError("secret internals /etc/passwd")
+
+    app.add_api_route("/api/v1/_boom", boom)
+    app.add_api_route("/_boom", boom)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        for path in ("/_boom", "/api/v1/_boom"):
+            r = c.get(path)
+            assert r.status_code == 500
+            assert r.headers["content-security-policy"] == CSP
+            assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+            assert r.headers["x-content-type-options"] == "nosniff"
+            assert r.headers["referrer-policy"] == "same-origin"
+            assert r.headers["x-frame-options"] == "DENY"
+            assert "secret internals" not in r.text and "Traceback" not in r.text
+        assert "html" in c.get("/_boom").headers["content-type"]
+        assert c.get("/api/v1/_boom").json() == {
+            "detail": "An unexpected error occurred. It has been logged."
+        }
