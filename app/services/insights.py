@@ -36,31 +36,43 @@ def colour(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
 
 
-def papers_url(**filters) -> str:
-    """The /papers URL listing the papers behind one count."""
-    f = PaperFilters(**{k: ([v] if isinstance(v, str) else v) for k, v in filters.items()})
+def papers_url(survey: str | None = None, **filters) -> str:
+    """The /papers URL listing the papers behind one count (`survey`: the slug of a survey
+    other than the default one, so the list means that survey's taxonomy)."""
+    f = PaperFilters(
+        survey=survey, **{k: ([v] if isinstance(v, str) else v) for k, v in filters.items()}
+    )
     return "/papers?" + f.query()
 
 
-def _phases(session: Session) -> list[Phase]:
+def _phases(session: Session, survey: str | None = None) -> list[Phase]:
     return list(
         session.exec(
-            select(Phase).where(Phase.survey_id == scope_id(None)).order_by(Phase.position)
+            select(Phase).where(Phase.survey_id == scope_id(survey)).order_by(Phase.position)
         )
         .scalars()
         .all()
     )
 
 
-def _items(session: Session, model) -> list:
+def _items(session: Session, model, survey: str | None = None) -> list:
     return list(
         session.exec(
             select(model)
-            .where(model.retired.is_(False), model.survey_id == scope_id(None))
+            .where(model.retired.is_(False), model.survey_id == scope_id(survey))
             .order_by(model.phase_id, model.position, model.id)
         )
         .scalars()
         .all()
+    )
+
+
+def _classified(survey: str | None):
+    """Ids of the papers with an accepted link to a phase of the survey."""
+    return (
+        select(PaperPhase.paper_id)
+        .join(Phase, Phase.id == PaperPhase.phase_id)
+        .where(PaperPhase.origin.in_(ACCEPTED), Phase.survey_id == scope_id(survey))
     )
 
 
@@ -87,12 +99,12 @@ class Matrix:
         return out
 
 
-def phase_challenge_matrix(session: Session) -> Matrix:
+def phase_challenge_matrix(session: Session, survey: str | None = None) -> Matrix:
     """Rows: challenges grouped by their phase; columns: phases; a cell counts the papers
     linked to both the challenge and the phase. A challenge's own-phase cell at 0 is an open
     gap (the survey names the challenge, no paper here addresses it)."""
-    phases = _phases(session)
-    challenges = _items(session, Challenge)
+    phases = _phases(session, survey)
+    challenges = _items(session, Challenge, survey)
     pc = PaperChallenge.__table__.alias("pc")
     pp = PaperPhase.__table__.alias("pp")
     pairs = session.exec(
@@ -136,7 +148,7 @@ def phase_challenge_matrix(session: Session) -> Matrix:
                     "home": home,
                     "gap": gap,
                     "phase": p,
-                    "url": papers_url(challenge=c.slug, phase=p.slug),
+                    "url": papers_url(survey, challenge=c.slug, phase=p.slug),
                 }
             )
         rows.append({"challenge": c, "phase": phase, "cells": cells, "total": totals.get(c.id, 0)})
@@ -204,11 +216,18 @@ class Stacked:
         return out
 
 
-def _stacked(session: Session, kind: str, col, keys: list, phases: list[Phase]) -> list[dict]:
+def _stacked(
+    session: Session, kind: str, col, keys: list, phases: list[Phase], survey: str | None
+) -> list[dict]:
+    in_survey = (
+        PaperPhase.origin.in_(ACCEPTED),
+        PaperPhase.phase_id.in_([p.id for p in phases]),
+        col.in_(keys),
+    )
     rows = session.exec(
         select(col, PaperPhase.phase_id, func.count(func.distinct(Paper.id)))
         .join(PaperPhase, PaperPhase.paper_id == Paper.id)
-        .where(PaperPhase.origin.in_(ACCEPTED), col.in_(keys))
+        .where(*in_survey)
         .group_by(col, PaperPhase.phase_id)
     ).all()
     counts = {(k, p): n for k, p, n in rows}
@@ -216,7 +235,7 @@ def _stacked(session: Session, kind: str, col, keys: list, phases: list[Phase]) 
         session.exec(
             select(col, func.count(func.distinct(Paper.id)))
             .join(PaperPhase, PaperPhase.paper_id == Paper.id)
-            .where(PaperPhase.origin.in_(ACCEPTED), col.in_(keys))
+            .where(*in_survey)
             .group_by(col)
         ).all()
     )
@@ -230,7 +249,7 @@ def _stacked(session: Session, kind: str, col, keys: list, phases: list[Phase]) 
             {
                 "phase": p,
                 "n": counts.get((k, p.id), 0),
-                "url": "/papers?" + PaperFilters(phase=[p.slug], **base).query(),
+                "url": "/papers?" + PaperFilters(phase=[p.slug], survey=survey, **base).query(),
                 "colour": colour(i),
             }
             for i, p in enumerate(phases)
@@ -241,16 +260,16 @@ def _stacked(session: Session, kind: str, col, keys: list, phases: list[Phase]) 
                 "label": str(k),
                 "segments": segs,
                 "distinct": distinct.get(k, 0),
-                "url": "/papers?" + PaperFilters(**base).query(),
+                "url": "/papers?" + PaperFilters(survey=survey, **base).query(),
             }
         )
     return bars
 
 
-def papers_per_year(session: Session) -> Stacked:
+def papers_per_year(session: Session, survey: str | None = None) -> Stacked:
     """Papers per publication year, stacked by phase (years with classified papers only)."""
-    phases = _phases(session)
-    classified = select(PaperPhase.paper_id).where(PaperPhase.origin.in_(ACCEPTED))
+    phases = _phases(session, survey)
+    classified = _classified(survey)
     years = sorted(
         session.exec(
             select(Paper.year)
@@ -261,13 +280,14 @@ def papers_per_year(session: Session) -> Stacked:
     undated = session.exec(
         select(func.count()).where(Paper.year.is_(None), Paper.id.in_(classified))
     ).scalar_one()
-    return Stacked("year", phases, _stacked(session, "year", Paper.year, years, phases), undated)
+    bars = _stacked(session, "year", Paper.year, years, phases, survey)
+    return Stacked("year", phases, bars, undated)
 
 
-def papers_per_venue(session: Session, *, top: int = 15) -> Stacked:
+def papers_per_venue(session: Session, *, top: int = 15, survey: str | None = None) -> Stacked:
     """The `top` venues by number of classified papers, each stacked by phase."""
-    phases = _phases(session)
-    classified = select(PaperPhase.paper_id).where(PaperPhase.origin.in_(ACCEPTED))
+    phases = _phases(session, survey)
+    classified = _classified(survey)
     ranked = session.exec(
         select(Paper.venue, func.count())
         .where(Paper.venue.is_not(None), Paper.venue != "", Paper.id.in_(classified))
@@ -276,7 +296,7 @@ def papers_per_venue(session: Session, *, top: int = 15) -> Stacked:
     ).all()
     keys = [v for v, _ in ranked[:top]]
     others = sum(n for _, n in ranked[top:])
-    bars = _stacked(session, "venue", Paper.venue, keys, phases)
+    bars = _stacked(session, "venue", Paper.venue, keys, phases, survey)
     bars.sort(key=lambda b: (-b["distinct"], b["label"]))
     return Stacked("venue", phases, bars, others=others)
 
@@ -357,17 +377,20 @@ class Trace:
         return out
 
 
-def traceability(session: Session, phase_slug: str) -> Trace:
-    """One phase: its challenges, its directions, the DirectionChallenge links, paper counts."""
+def traceability(session: Session, phase_slug: str, survey: str | None = None) -> Trace:
+    """One phase of a survey: its challenges, its directions, the DirectionChallenge links,
+    paper counts."""
     phase = (
-        session.exec(select(Phase).where(Phase.slug == phase_slug).order_by(Phase.survey_id))
+        session.exec(
+            select(Phase).where(Phase.slug == phase_slug, Phase.survey_id == scope_id(survey))
+        )
         .scalars()
         .first()
     )
     if phase is None:
         raise NotFound(f"No phase '{phase_slug}'.")
-    chs = [c for c in _items(session, Challenge) if c.phase_id == phase.id]
-    dis = [d for d in _items(session, Direction) if d.phase_id == phase.id]
+    chs = [c for c in _items(session, Challenge, survey) if c.phase_id == phase.id]
+    dis = [d for d in _items(session, Direction, survey) if d.phase_id == phase.id]
 
     def counts(link, col, ids):
         if not ids:
@@ -414,7 +437,7 @@ def traceability(session: Session, phase_slug: str) -> Trace:
             "challenge": c_by[c],
             "direction": d_by[d],
             "n": both.get((c, d), 0),
-            "url": papers_url(challenge=c_by[c].slug, direction=d_by[d].slug),
+            "url": papers_url(survey, challenge=c_by[c].slug, direction=d_by[d].slug),
         }
         for c, d in pairs
         if c in c_by and d in d_by
@@ -422,8 +445,14 @@ def traceability(session: Session, phase_slug: str) -> Trace:
     links.sort(key=lambda lk: (c_pos[lk["challenge"].id], d_pos[lk["direction"].id]))
     return Trace(
         phase,
-        [{"item": c, "n": cn.get(c.id, 0), "url": papers_url(challenge=c.slug)} for c in chs],
-        [{"item": d, "n": dn.get(d.id, 0), "url": papers_url(direction=d.slug)} for d in dis],
+        [
+            {"item": c, "n": cn.get(c.id, 0), "url": papers_url(survey, challenge=c.slug)}
+            for c in chs
+        ],
+        [
+            {"item": d, "n": dn.get(d.id, 0), "url": papers_url(survey, direction=d.slug)}
+            for d in dis
+        ],
         links,
     )
 
@@ -470,8 +499,8 @@ def trace_layout(t: Trace) -> dict:
     }
 
 
-def phase_list(session: Session) -> list[Phase]:
-    return _phases(session)
+def phase_list(session: Session, survey: str | None = None) -> list[Phase]:
+    return _phases(session, survey)
 
 
 # --- CSV --------------------------------------------------------------------------------------
@@ -495,7 +524,7 @@ def to_csv(rows: list[list]) -> str:
     return buf.getvalue()
 
 
-def summary_counts(session: Session) -> dict:
+def summary_counts(session: Session, survey: str | None = None) -> dict:
     """Small figures for the insights index page."""
-    m = phase_challenge_matrix(session)
+    m = phase_challenge_matrix(session, survey)
     return {"challenges": len(m.rows), "gaps": m.gaps, "phases": len(m.phases)}

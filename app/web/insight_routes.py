@@ -1,11 +1,18 @@
-"""Insight views (read-only, public): HTML page with SVG + table, or `?format=svg|csv`."""
+"""Insight views (read-only, public): HTML page with SVG + table, or `?format=svg|csv`.
+
+Every view is scoped to one survey: `?survey=slug`, or the default survey without it."""
+
+from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
 
 from app.deps import SessionDep
-from app.services import insights
+from app.models import Survey
+from app.services import browse, insights
 from app.web.rendering import env, render
+from app.web.routes import survey_qs
 
 router = APIRouter(include_in_schema=False)
 SVG_HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -30,6 +37,34 @@ def _export(request: Request, name: str, svg_template: str, ctx: dict, csv_rows)
     return None
 
 
+@dataclass
+class Scope:
+    """The survey a view shows: `slug` is None for the default survey (plain URLs), and `qs`
+    is the query string ("" or "survey=x") that keeps links in it."""
+
+    survey: object
+    slug: str | None
+    qs: str
+    surveys: list
+
+    def url(self, path: str) -> str:
+        if not self.qs:
+            return path
+        return f"{path}{'&' if '?' in path else '?'}{self.qs}"
+
+
+def _scope(request: Request, session) -> Scope:
+    wanted = request.query_params.get("survey", "").strip()[:80] or None
+    survey = browse.resolve_survey(session, wanted)  # 404 for an unknown survey
+    qs = survey_qs(session, survey)
+    surveys = session.exec(select(Survey).order_by(Survey.id)).scalars().all()
+    return Scope(survey, survey.slug if qs else None, qs, surveys if len(surveys) > 1 else [])
+
+
+def _base(sc: Scope) -> dict:
+    return {"nav": "insights", "scope": sc, "sq": sc.qs}
+
+
 def _top(request: Request) -> int:
     try:
         return min(100, max(1, int(request.query_params.get("top", 15))))
@@ -39,22 +74,24 @@ def _top(request: Request) -> int:
 
 @router.get("/insights")
 def insights_index(request: Request, session: SessionDep):
+    sc = _scope(request, session)
     ctx = {
-        "nav": "insights",
-        "counts": insights.summary_counts(session),
-        "phases": insights.phase_list(session),
+        **_base(sc),
+        "counts": insights.summary_counts(session, sc.slug),
+        "phases": insights.phase_list(session, sc.slug),
     }
     return render(request, "insights/index.html", ctx)
 
 
 @router.get("/insights/matrix")
 def matrix_view(request: Request, session: SessionDep):
-    m = insights.phase_challenge_matrix(session)
+    sc = _scope(request, session)
+    m = insights.phase_challenge_matrix(session, sc.slug)
     ctx = {
-        "nav": "insights",
+        **_base(sc),
         "view": "matrix",
         "view_title": "Phase × challenge matrix",
-        "export_base": "/insights/matrix",
+        "export_base": sc.url("/insights/matrix"),
         "m": m,
         "L": insights.matrix_layout(m),
     }
@@ -64,12 +101,14 @@ def matrix_view(request: Request, session: SessionDep):
     )
 
 
-def _bars(request: Request, s: insights.Stacked, title: str, name: str, base: str, **extra):
+def _bars(
+    request: Request, sc: Scope, s: insights.Stacked, title: str, name: str, base: str, **extra
+):
     ctx = {
-        "nav": "insights",
+        **_base(sc),
         "view": "years" if s.kind == "year" else "venues",
         "view_title": title,
-        "export_base": base,
+        "export_base": sc.url(base),
         "s": s,
         "L": insights.stacked_layout(s, horizontal=s.kind == "venue"),
         "legend_phases": s.phases,
@@ -83,41 +122,46 @@ def _bars(request: Request, s: insights.Stacked, title: str, name: str, base: st
 
 @router.get("/insights/years")
 def years_view(request: Request, session: SessionDep):
-    s = insights.papers_per_year(session)
-    return _bars(request, s, "Papers per phase and year", "papers-per-year", "/insights/years")
+    sc = _scope(request, session)
+    s = insights.papers_per_year(session, sc.slug)
+    title = "Papers per phase and year"
+    return _bars(request, sc, s, title, "papers-per-year", "/insights/years")
 
 
 @router.get("/insights/venues")
 def venues_view(request: Request, session: SessionDep):
+    sc = _scope(request, session)
     top = _top(request)
-    s = insights.papers_per_venue(session, top=top)
+    s = insights.papers_per_venue(session, top=top, survey=sc.slug)
     base = f"/insights/venues?top={top}"
-    return _bars(request, s, "Papers per venue", "papers-per-venue", base, top=top)
+    return _bars(request, sc, s, "Papers per venue", "papers-per-venue", base, top=top)
 
 
 @router.get("/insights/trace")
 def trace_index(request: Request, session: SessionDep):
     """?phase=slug (the form) or the first phase; a redirect keeps one URL per phase."""
-    phases = insights.phase_list(session)
+    sc = _scope(request, session)
+    phases = insights.phase_list(session, sc.slug)
     wanted = request.query_params.get("phase", "")
     slugs = [p.slug for p in phases]
     if not slugs:
-        return RedirectResponse("/insights", status_code=303)
+        return RedirectResponse(sc.url("/insights"), status_code=303)
     slug = wanted if wanted in slugs else slugs[0]
-    return RedirectResponse(f"/insights/trace/{slug}", status_code=303)
+    return RedirectResponse(sc.url(f"/insights/trace/{slug}"), status_code=303)
 
 
 @router.get("/insights/trace/{slug}")
 def trace_view(slug: str, request: Request, session: SessionDep):
-    t = insights.traceability(session, slug)
+    sc = _scope(request, session)
+    t = insights.traceability(session, slug, sc.slug)
     ctx = {
-        "nav": "insights",
+        **_base(sc),
         "view": "trace",
         "view_title": f"Traceability: {t.phase.name}",
-        "export_base": f"/insights/trace/{t.phase.slug}",
+        "export_base": sc.url(f"/insights/trace/{t.phase.slug}"),
         "t": t,
         "L": insights.trace_layout(t),
-        "phases": insights.phase_list(session),
+        "phases": insights.phase_list(session, sc.slug),
     }
     name = f"traceability-{t.phase.slug}"
     return _export(request, name, "insights/trace.svg", ctx, t.csv_rows) or render(

@@ -229,3 +229,73 @@ def test_export_follows_the_survey_filter(two):
 
     assert keys(f"/export?phase=data&{SQ}&format=csv") == PRIVACY_DATA
     assert keys("/export?phase=data&format=csv") == MINI_DATA
+
+
+# --- insights are scoped to one survey -------------------------------------------------------
+
+
+def _csv(client, url):
+    import csv
+    import io
+
+    r = client.get(url)
+    assert r.status_code == 200, r.text[:300]
+    return list(csv.reader(io.StringIO(r.text)))
+
+
+def test_insight_matrix_of_the_second_survey_counts_its_own_taxonomy(two):
+    page = soup(two.get(f"/insights/matrix?{SQ}"))
+    rows = [tr["data-challenge"] for tr in page.select("#matrix-table tr[data-challenge]")]
+    assert rows == [
+        "duplicated-web-text",
+        "unclear-data-provenance",
+        "poisoned-sources",
+        "verbatim-extraction",
+        "membership-leakage",
+        "privacy-utility-tradeoff",
+    ]
+    heads = [th.get_text(strip=True) for th in page.select("#matrix-table thead th")][1:-1]
+    assert len(heads) == 3  # its three phases, not the default survey's
+    cell = page.select_one('tr[data-challenge="poisoned-sources"] td[data-phase="data"] a')
+    assert cell.get_text() == "2"
+    assert SQ in cell["href"]
+    # the cell opens exactly the papers it counts, in this survey's `data` phase
+    assert citekeys(soup(two.get(cell["href"]))) == {"carlini2024poisoning", "wan2023poisoning"}
+    # links in the table stay in the survey
+    for a in page.select("#matrix-table a, .insight-tabs a"):
+        assert SQ in a["href"], a["href"]
+
+
+def test_insight_years_count_only_the_chosen_surveys_papers(two):
+    default = {r[0]: r[-1] for r in _csv(two, "/insights/years?format=csv")[1:]}
+    privacy = {r[0]: r[-1] for r in _csv(two, f"/insights/years?format=csv&{SQ}")[1:]}
+    # hand counts from data/surveys/llm-data-privacy/papers.bib
+    assert privacy == {"2016": "1", "2017": "1", "2021": "1", "2022": "2", "2023": "4", "2024": "2"}
+    # the default (mini) survey's chart has none of the privacy papers' years
+    assert "2016" not in default and "2017" not in default
+    assert sum(map(int, default.values())) == 6  # the mini fixture's six papers
+
+
+def test_insight_traceability_of_a_phase_only_the_second_survey_has(two):
+    page = soup(two.get(f"/insights/trace/memorization?{SQ}"))
+    linked = {tr["data-challenge"] for tr in page.select("#trace-table tr[data-challenge]")}
+    assert {"verbatim-extraction", "membership-leakage"} <= linked
+    assert two.get("/insights/trace/memorization").status_code == 404
+    r = two.get(f"/insights/trace?{SQ}", follow_redirects=False)
+    assert r.headers["location"] == f"/insights/trace/data?{SQ}"
+
+
+def test_insights_of_a_single_survey_offer_no_survey_choice(client):
+    page = soup(client.get("/insights"))
+    assert page.select(".insight-survey") == []
+    assert all("survey=" not in a["href"] for a in page.select(".insight-cards a"))
+
+
+def test_insights_offer_a_survey_choice_when_there_are_several(two):
+    page = soup(two.get(f"/insights?{SQ}"))
+    chips = page.select(".insight-survey a")
+    assert [a["href"] for a in chips] == ["/insights", f"/insights?{SQ}"]
+    assert chips[1].get("aria-current") == "true"
+    cards = [a["href"] for a in page.select(".insight-cards a")]
+    assert f"/insights/trace/memorization?{SQ}" in cards
+    assert two.get("/insights/matrix?survey=nope").status_code == 404
