@@ -39,13 +39,21 @@ def search(
     kind: str | None = Query(default=None, pattern="^(paper|challenge|direction)$"),
     page: int = Query(default=1, ge=1, le=10**6),
     per_page: int = Query(default=20, ge=1, le=100),
+    survey: str | None = Query(
+        default=None,
+        max_length=80,
+        description="A survey's slug: only its challenges, directions and classified papers, "
+        "with its phase/challenge/direction slugs as facets (default: every document, the "
+        "first survey's facets).",
+    ),
 ):
     """Ranked hits across papers, challenges and directions, with highlights and facets.
 
     Each item has `kind`, `score` and `highlights` (escaped HTML, matched words in <mark>);
     papers carry the paper fields of /papers, challenges and directions their slug and phase.
     Filters: `phase`, `challenge`, `direction`, `venue`, `year` (repeatable), `year_from`,
-    `year_to`. `suggestion` is a "did you mean" query; `notice` explains a fallback.
+    `year_to`; `survey` scopes them (and the hits) to one survey. `suggestion` is a "did you
+    mean" query; `notice` explains a fallback.
     """
     params = search_service.SearchParams.from_params(request.query_params)
     ctx = search_service.search(session, index, params)

@@ -20,6 +20,7 @@ from app.models import (
     PaperDirection,
     PaperPhase,
     Phase,
+    Survey,
 )
 from app.search.base import doc_id
 
@@ -36,6 +37,14 @@ def _phases(session: Session) -> dict[int, Phase]:
     return {p.id: p for p in session.exec(select(Phase)).scalars()}
 
 
+def _survey_prefixes(session: Session) -> dict[int, str]:
+    """survey id -> the prefix of its phase/challenge/direction facet values: "" for the
+    default survey (the first loaded), whose slugs stay plain, and "survey-slug/" for the
+    others, so that two surveys' `data` phases stay apart (slugs never contain "/")."""
+    rows = session.exec(select(Survey.id, Survey.slug).order_by(Survey.id)).all()
+    return {sid: ("" if i == 0 else f"{slug}/") for i, (sid, slug) in enumerate(rows)}
+
+
 def paper_docs(session: Session, paper_ids: Iterable[int] | None = None) -> Iterator[dict]:
     """Documents for these papers (all papers when None); ids not in the database are skipped."""
     if paper_ids is None:
@@ -43,6 +52,7 @@ def paper_docs(session: Session, paper_ids: Iterable[int] | None = None) -> Iter
     else:
         ids = sorted(set(paper_ids))
     phases = _phases(session)
+    pre = _survey_prefixes(session)
     for i in range(0, len(ids), CHUNK):
         chunk = ids[i : i + CHUNK]
         papers = session.exec(select(Paper).where(Paper.id.in_(chunk))).scalars().all()
@@ -61,18 +71,18 @@ def paper_docs(session: Session, paper_ids: Iterable[int] | None = None) -> Iter
             )
         ).all():
             ph[pid].append(phases[phase_id])
-        links: dict[str, dict[int, list[tuple[str, str]]]] = {}
+        links: dict[str, dict[int, list[tuple[str, str, int]]]] = {}
         for name, link, col, target in (
             ("challenge", PaperChallenge, PaperChallenge.challenge_id, Challenge),
             ("direction", PaperDirection, PaperDirection.direction_id, Direction),
         ):
             links[name] = defaultdict(list)
-            for pid, slug, title in session.exec(
-                select(link.paper_id, target.slug, target.title)
+            for pid, slug, title, sid in session.exec(
+                select(link.paper_id, target.slug, target.title, target.survey_id)
                 .join(target, target.id == col)
                 .where(link.paper_id.in_(chunk), link.origin.in_(ACCEPTED))
             ).all():
-                links[name][pid].append((slug, title))
+                links[name][pid].append((slug, title, sid))
         for p in papers:
             p_phases = sorted(ph.get(p.id, []), key=lambda x: x.position)
             chs = links["challenge"].get(p.id, [])
@@ -88,13 +98,13 @@ def paper_docs(session: Session, paper_ids: Iterable[int] | None = None) -> Iter
                 "year": str(p.year) if p.year else None,
                 "keywords": _keywords(p.fields),
                 "ident": [p.citekey, p.doi, p.arxiv_id],
-                "taxo": " ; ".join([x.name for x in p_phases] + [t for _, t in chs + dis]),
+                "taxo": " ; ".join([x.name for x in p_phases] + [t for _, t, _ in chs + dis]),
                 "phase": " ; ".join(f"{x.slug} {x.name}" for x in p_phases),
-                "challenge": " ; ".join(f"{s} {t}" for s, t in chs),
-                "direction": " ; ".join(f"{s} {t}" for s, t in dis),
-                "f_phase": [x.slug for x in p_phases],
-                "f_challenge": [s for s, _ in chs],
-                "f_direction": [s for s, _ in dis],
+                "challenge": " ; ".join(f"{s} {t}" for s, t, _ in chs),
+                "direction": " ; ".join(f"{s} {t}" for s, t, _ in dis),
+                "f_phase": [pre.get(x.survey_id, "") + x.slug for x in p_phases],
+                "f_challenge": [pre.get(sid, "") + s for s, _, sid in chs],
+                "f_direction": [pre.get(sid, "") + s for s, _, sid in dis],
                 "f_venue": p.venue or None,
             }
 
@@ -102,6 +112,7 @@ def paper_docs(session: Session, paper_ids: Iterable[int] | None = None) -> Iter
 def taxonomy_docs(session: Session) -> Iterator[dict]:
     """Documents for every challenge and research direction."""
     phases = _phases(session)
+    pre = _survey_prefixes(session)
     challenges = {c.id: c for c in session.exec(select(Challenge)).scalars()}
     directions = {d.id: d for d in session.exec(select(Direction)).scalars()}
     by_ch: dict[int, list[Direction]] = defaultdict(list)
@@ -119,6 +130,7 @@ def taxonomy_docs(session: Session) -> Iterator[dict]:
             phase = phases.get(obj.phase_id)
             rel = related.get(obj.id, [])
             own = f"{obj.slug} {obj.title}"
+            px = pre.get(obj.survey_id, "")
             rel_text = " ; ".join(f"{r.slug} {r.title}" for r in rel)
             yield {
                 "id": doc_id(kind, obj.id),
@@ -130,9 +142,9 @@ def taxonomy_docs(session: Session) -> Iterator[dict]:
                 "phase": f"{phase.slug} {phase.name}" if phase else "",
                 kind: own,
                 other: rel_text,
-                "f_phase": [phase.slug] if phase else [],
-                f"f_{kind}": [obj.slug],
-                f"f_{other}": [r.slug for r in rel],
+                "f_phase": [px + phase.slug] if phase else [],
+                f"f_{kind}": [px + obj.slug],
+                f"f_{other}": [px + r.slug for r in rel],
                 "ident": [obj.slug],
             }
 

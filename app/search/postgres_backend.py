@@ -42,7 +42,7 @@ from app.search.base import FACETS, KINDS, Hit, SearchFilters, SearchResult, spl
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = "pg1"  # bump when the document rows change shape: start-up rebuilds
+SCHEMA_VERSION = "pg2"  # bump when the document rows change shape: start-up rebuilds (pg2: survey/)
 CONFIG = "surveykb_en"
 LOCK_WRITE = 0x534B4201  # advisory lock keys ("SKB" + n)
 LOCK_STARTUP = 0x534B4202

@@ -4,18 +4,20 @@ Shared by /search, /api/v1/search, and the `q` filter of /papers and /api/v1/pap
 """
 
 import logging
-from dataclasses import dataclass, field
-from urllib.parse import urlencode
+from dataclasses import dataclass, field, replace
+from urllib.parse import parse_qsl, urlencode
 
 from sqlalchemy import select
 from sqlmodel import Session
 
-from app.models import Challenge, Direction, Paper, Phase
+from app.errors import NotFound
+from app.models import Challenge, Direction, Paper, Phase, Survey
 from app.search import FACETS, KINDS, SearchFilters, SearchIndex, SearchResult
 from app.services.browse import hydrate
 
 log = logging.getLogger(__name__)
 MULTI = ("phase", "challenge", "direction", "venue", "year")
+TAXONOMY = ("phase", "challenge", "direction")
 KIND_LABELS = {"paper": "Papers", "challenge": "Challenges", "direction": "Research directions"}
 
 
@@ -26,6 +28,9 @@ class SearchParams:
     filters: SearchFilters = field(default_factory=SearchFilters)
     page: int = 1
     per_page: int = 20
+    # A survey's slug: hits, facets and their labels are that survey's (None: the default
+    # survey's taxonomy for facets, every document for hits, as with one survey).
+    survey: str | None = None
 
     @classmethod
     def from_params(cls, params, *, per_page_max: int = 100) -> "SearchParams":
@@ -60,6 +65,7 @@ class SearchParams:
             filters=filters,
             page=num("page", 1, 1, 10**6),
             per_page=num("per_page", 20, 1, per_page_max),
+            survey=str(params.get("survey") or "").strip()[:80] or None,
         )
 
     def pairs(self, **extra) -> list[tuple[str, str]]:
@@ -73,6 +79,8 @@ class SearchParams:
                 out.append((name, str(getattr(self.filters, name))))
         if self.per_page != 20:
             out.append(("per_page", str(self.per_page)))
+        if self.survey:
+            out.append(("survey", self.survey))
         out = [p for p in out if p[0] not in extra]
         out += [(k, str(v)) for k, v in extra.items() if v not in (None, "")]
         return out
@@ -91,12 +99,66 @@ class SearchParams:
         return urlencode(pairs)
 
 
-def _labels(session: Session) -> dict[str, dict[str, str]]:
+def _labels(session: Session, survey_id: int | None) -> dict[str, dict[str, str]]:
+    def of(model, label):
+        q = select(model.slug, label)
+        if survey_id is not None:
+            q = q.where(model.survey_id == survey_id)
+        return dict(session.exec(q).all())
+
     return {
-        "phase": dict(session.exec(select(Phase.slug, Phase.name)).all()),
-        "challenge": dict(session.exec(select(Challenge.slug, Challenge.title)).all()),
-        "direction": dict(session.exec(select(Direction.slug, Direction.title)).all()),
+        "phase": of(Phase, Phase.name),
+        "challenge": of(Challenge, Challenge.title),
+        "direction": of(Direction, Direction.title),
     }
+
+
+@dataclass
+class Scope:
+    """Which survey a search means. Facet values of the default survey are plain slugs in the
+    index, those of the others "survey-slug/slug" (search.documents); `prefix` is that part."""
+
+    survey_id: int | None  # None: no survey was named
+    prefix: str
+    slugs: dict[int, str]  # survey id -> slug of every non-default survey
+    taxonomy_id: int | None  # the survey whose facets are shown: the named or the default one
+
+    def index_filters(self, session: Session, f: SearchFilters) -> SearchFilters:
+        """The filters as index values; naming a survey restricts hits to documents in one
+        of its phases (every challenge and direction, and every classified paper)."""
+        if self.survey_id is None:
+            return f
+        phases = f.phase or list(
+            session.exec(select(Phase.slug).where(Phase.survey_id == self.survey_id)).scalars()
+        )
+        return replace(
+            f,
+            phase=[self.prefix + v for v in phases] or [self.prefix],
+            challenge=[self.prefix + v for v in f.challenge],
+            direction=[self.prefix + v for v in f.direction],
+        )
+
+    def facet_value(self, value: str) -> str | None:
+        """The slug of an index facet value of this survey, None for another survey's."""
+        if self.prefix:
+            return value[len(self.prefix) :] if value.startswith(self.prefix) else None
+        return None if "/" in value else value
+
+    def qs(self, survey_id: int | None) -> str:
+        """The query string that opens an item of `survey_id` in its survey ("" if default)."""
+        slug = self.slugs.get(survey_id) if survey_id is not None else None
+        return urlencode({"survey": slug}) if slug else ""
+
+
+def scope(session: Session, slug: str | None) -> Scope:
+    rows = session.exec(select(Survey.id, Survey.slug).order_by(Survey.id)).all()
+    others = {sid: s for sid, s in rows[1:]}
+    if not slug:
+        return Scope(None, "", others, rows[0][0] if rows else None)
+    for i, (sid, s) in enumerate(rows):
+        if s == slug:
+            return Scope(sid, "" if i == 0 else f"{s}/", others, sid)
+    raise NotFound(f"No survey '{slug}'.")
 
 
 def _phase_of(session: Session, model, ids: list[int]) -> dict[int, Phase]:
@@ -110,10 +172,11 @@ def _phase_of(session: Session, model, ids: list[int]) -> dict[int, Phase]:
 
 def search(session: Session, index: SearchIndex, params: SearchParams) -> dict:
     """Run the query and return hits hydrated from the database, with labelled facets."""
+    sc = scope(session, params.survey)
     try:
         result = index.search(
             params.q,
-            filters=params.filters,
+            filters=sc.index_filters(session, params.filters),
             kind=params.kind,
             page=params.page,
             per_page=params.per_page,
@@ -159,20 +222,25 @@ def search(session: Session, index: SearchIndex, params: SearchParams) -> dict:
             obj = objs.get(h.kind, {}).get(h.pk)
             if obj is None:
                 continue
-            items.append({"hit": h, "kind": h.kind, "item": obj, "phase": phases[h.kind].get(h.pk)})
-    labels = _labels(session)
+            entry = {"hit": h, "kind": h.kind, "item": obj, "phase": phases[h.kind].get(h.pk)}
+            items.append({**entry, "sq": sc.qs(obj.survey_id)})
+    labels = _labels(session, sc.taxonomy_id)
     facets: dict[str, list[dict]] = {}
     for name in FACETS:
         selected = set(getattr(params.filters, name))
-        opts = [
-            {
-                "value": o["value"],
-                "label": labels.get(name, {}).get(o["value"], o["value"]),
-                "count": o["count"],
-                "selected": o["value"] in selected,
-            }
-            for o in result.facets.get(name, [])
-        ]
+        opts = []
+        for o in result.facets.get(name, []):
+            value = sc.facet_value(o["value"]) if name in TAXONOMY else o["value"]
+            if value is None:
+                continue
+            opts.append(
+                {
+                    "value": value,
+                    "label": labels.get(name, {}).get(value, value),
+                    "count": o["count"],
+                    "selected": value in selected,
+                }
+            )
         if name == "year":
             opts.sort(key=lambda o: o["value"], reverse=True)
         have = {o["value"] for o in opts}
@@ -226,6 +294,7 @@ def hit_json(entry: dict) -> dict:
         "title": obj.title,
         "description": obj.description,
         "phase": phase.slug if phase else None,
+        "survey": dict(parse_qsl(entry.get("sq", ""))).get("survey"),  # None: default survey
         "source": obj.source,
         **base,
     }

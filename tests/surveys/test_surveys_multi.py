@@ -4,9 +4,11 @@ default), the shipped example survey llm-data-privacy second. Both have a phase 
 import pytest
 from bs4 import BeautifulSoup
 from fastapi.testclient import TestClient
+from sqlmodel import Session
 
 from app.config import PROJECT_ROOT
 from app.main import create_app
+from app.services.indexing import rebuild
 from tests.conftest import load
 
 PRIVACY = PROJECT_ROOT / "data" / "surveys" / "llm-data-privacy"
@@ -39,7 +41,10 @@ def facet_values(page, name: str) -> list[str]:
 @pytest.fixture
 def two(settings, engine, mini):
     load(engine, PRIVACY)
-    with TestClient(create_app(settings)) as c:
+    app = create_app(settings)
+    with Session(engine) as s:  # as `surveykb load-survey` does; a fresh index may not need it
+        rebuild(s, app.state.index)
+    with TestClient(app) as c:
         yield c
 
 
@@ -299,3 +304,49 @@ def test_insights_offer_a_survey_choice_when_there_are_several(two):
     cards = [a["href"] for a in page.select(".insight-cards a")]
     assert f"/insights/trace/memorization?{SQ}" in cards
     assert two.get("/insights/matrix?survey=nope").status_code == 404
+
+
+# --- search is scoped to one survey ----------------------------------------------------------
+
+
+def _facet(body, name) -> dict[str, int]:
+    return {o["value"]: o["count"] for o in body["facets"][name]}
+
+
+def test_search_facets_keep_two_surveys_data_phases_apart(two):
+    # both poisoning papers are in the privacy survey's `data` phase, none in the mini's
+    body = two.get("/api/v1/search?q=poisoning&kind=paper").json()
+    assert body["total"] == 2
+    assert _facet(body, "phase").get("data", 0) == 0  # the default (mini) survey's phase
+    assert all("/" not in v for name in ("phase", "challenge") for v in _facet(body, name))
+    scoped = two.get(f"/api/v1/search?q=poisoning&kind=paper&{SQ}").json()
+    assert _facet(scoped, "phase") == {"data": 2}
+    assert _facet(scoped, "challenge") == {"poisoned-sources": 2}
+    labels = {o["value"]: o["label"] for o in scoped["facets"]["challenge"]}
+    assert labels["poisoned-sources"] == "Training data an attacker can write to"
+
+
+def test_search_scoped_to_a_survey_filters_by_its_slugs_and_hides_the_others(two):
+    # `data` in the privacy survey holds both poisoning papers; the mini survey's holds none
+    body = two.get(f"/api/v1/search?q=poisoning&kind=paper&phase=data&{SQ}").json()
+    assert {i["citekey"] for i in body["items"]} == {"carlini2024poisoning", "wan2023poisoning"}
+    assert two.get("/api/v1/search?q=poisoning&kind=paper&phase=data").json()["total"] == 0
+    body = two.get(f"/api/v1/search?q=oracles&kind=paper&phase=data&{SQ}").json()
+    assert body["total"] == 0  # the mini survey's `data` paper on oracles is not in this one
+    mini = two.get("/api/v1/search?q=oracles&kind=paper&phase=data").json()
+    assert {i["citekey"] for i in mini["items"]} == {"delta2024"}
+    # naming a survey leaves out the other survey's challenges and directions
+    hits = two.get(f"/api/v1/search?q=data&{SQ}&per_page=100").json()["items"]
+    taxo = [i for i in hits if i["kind"] != "paper"]
+    assert taxo and all(i["survey"] == "llm-data-privacy" for i in taxo)
+    assert two.get("/api/v1/search?q=data&survey=nope").status_code == 404
+
+
+def test_search_page_keeps_the_survey_in_links_and_form(two):
+    page = soup(two.get(f"/search?q=extraction&{SQ}"))
+    assert page.select_one('#search-form input[name="survey"]')["value"] == "llm-data-privacy"
+    challenge = page.select_one('.search-hits a.hit-title[href^="/challenges/"]')
+    assert challenge["href"] == f"/challenges/verbatim-extraction?{SQ}"
+    assert citekeys(soup(two.get(challenge["href"]))) >= {"carlini2021extracting"}
+    kinds = page.select(".search-kinds a, [data-kind]")
+    assert kinds and all(SQ in a["href"] for a in kinds if a.has_attr("href"))
