@@ -255,6 +255,8 @@ def search(session: Session, index: SearchIndex, params: SearchParams) -> dict:
 def run_search(session: Session, index: SearchIndex, params: SearchParams) -> dict:
     """Context for the /search page."""
     ctx = search(session, index, params)
+    surveys = session.exec(select(Survey).order_by(Survey.id)).scalars().all()
+    ctx["surveys"] = surveys if len(surveys) > 1 else []
     ctx["kind_labels"] = KIND_LABELS
     ctx["facet_titles"] = {
         "phase": "Phase",

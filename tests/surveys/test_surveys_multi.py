@@ -350,3 +350,19 @@ def test_search_page_keeps_the_survey_in_links_and_form(two):
     assert citekeys(soup(two.get(challenge["href"]))) >= {"carlini2021extracting"}
     kinds = page.select(".search-kinds a, [data-kind]")
     assert kinds and all(SQ in a["href"] for a in kinds if a.has_attr("href"))
+
+
+def test_search_page_offers_the_surveys_and_switching_clears_taxonomy_filters(two):
+    page = soup(two.get("/search?q=data&phase=data"))
+    links = page.select(".search-surveys a")
+    assert [a.get_text(strip=True) for a in links][0] == "All surveys"
+    assert links[0].get("aria-current") == "true"
+    privacy = next(a for a in links if "llm-data-privacy" in a["href"])
+    assert "phase=" not in privacy["href"]  # the mini survey's `data` means nothing there
+    scoped = soup(two.get(privacy["href"]))
+    current = scoped.select_one('.search-surveys a[aria-current="true"]')
+    assert current.get_text(strip=True).startswith("Training Data, Memorization")
+
+
+def test_search_page_of_a_single_survey_has_no_survey_choice(client):
+    assert soup(client.get("/search?q=oracles")).select(".search-surveys") == []
