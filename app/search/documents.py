@@ -20,9 +20,9 @@ from app.models import (
     PaperDirection,
     PaperPhase,
     Phase,
-    Survey,
 )
 from app.search.base import doc_id
+from app.services.browse import survey_prefixes
 
 ACCEPTED = ("survey", "curated")  # suggested links are not a classification yet
 CHUNK = 500
@@ -37,14 +37,6 @@ def _phases(session: Session) -> dict[int, Phase]:
     return {p.id: p for p in session.exec(select(Phase)).scalars()}
 
 
-def _survey_prefixes(session: Session) -> dict[int, str]:
-    """survey id -> the prefix of its phase/challenge/direction facet values: "" for the
-    default survey (the first loaded), whose slugs stay plain, and "survey-slug/" for the
-    others, so that two surveys' `data` phases stay apart (slugs never contain "/")."""
-    rows = session.exec(select(Survey.id, Survey.slug).order_by(Survey.id)).all()
-    return {sid: ("" if i == 0 else f"{slug}/") for i, (sid, slug) in enumerate(rows)}
-
-
 def paper_docs(session: Session, paper_ids: Iterable[int] | None = None) -> Iterator[dict]:
     """Documents for these papers (all papers when None); ids not in the database are skipped."""
     if paper_ids is None:
@@ -52,7 +44,7 @@ def paper_docs(session: Session, paper_ids: Iterable[int] | None = None) -> Iter
     else:
         ids = sorted(set(paper_ids))
     phases = _phases(session)
-    pre = _survey_prefixes(session)
+    pre = survey_prefixes(session)
     for i in range(0, len(ids), CHUNK):
         chunk = ids[i : i + CHUNK]
         papers = session.exec(select(Paper).where(Paper.id.in_(chunk))).scalars().all()
@@ -112,7 +104,7 @@ def paper_docs(session: Session, paper_ids: Iterable[int] | None = None) -> Iter
 def taxonomy_docs(session: Session) -> Iterator[dict]:
     """Documents for every challenge and research direction."""
     phases = _phases(session)
-    pre = _survey_prefixes(session)
+    pre = survey_prefixes(session)
     challenges = {c.id: c for c in session.exec(select(Challenge)).scalars()}
     directions = {d.id: d for d in session.exec(select(Direction)).scalars()}
     by_ch: dict[int, list[Direction]] = defaultdict(list)

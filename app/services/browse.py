@@ -86,6 +86,15 @@ def resolve_survey(session: Session, slug: str | None = None) -> Survey | None:
     return survey
 
 
+def survey_prefixes(session: Session) -> dict[int, str]:
+    """survey id -> how its taxonomy slugs are qualified where all surveys meet (search facet
+    values, curation link keys): "" for the default survey, whose slugs stay plain, and
+    "survey-slug/" for the others, so two surveys' `data` phases stay apart (slugs never
+    contain "/")."""
+    rows = session.exec(select(Survey.id, Survey.slug).order_by(Survey.id)).all()
+    return {sid: ("" if i == 0 else f"{slug}/") for i, (sid, slug) in enumerate(rows)}
+
+
 def scope_id(f_survey: str | None):
     """SQL expression for the id of the survey a filter is scoped to (default: the first)."""
     if f_survey:

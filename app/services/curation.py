@@ -33,11 +33,12 @@ from app.models import (
     PaperPhase,
     PaperTag,
     Phase,
+    Survey,
     Tag,
     User,
     utcnow,
 )
-from app.services.browse import ACCEPTED, get_paper
+from app.services.browse import ACCEPTED, get_paper, survey_prefixes
 
 log = logging.getLogger(__name__)
 
@@ -408,16 +409,24 @@ def move_item(
 # --- paper links and tags -------------------------------------------------------------------
 
 
+def target_ref(prefixes: dict[int, str], item) -> str:
+    """How a link key names a phase/challenge/direction: its slug in the default survey,
+    "survey-slug/slug" in the others (browse.survey_prefixes)."""
+    return prefixes.get(item.survey_id, "") + item.slug
+
+
 def link_state(session: Session, paper_id: int) -> dict[str, dict]:
-    """Every link of a paper (any origin) and its tags, keyed "kind:slug" / "tag:name"."""
+    """Every link of a paper (any origin) and its tags, keyed "kind:ref" / "tag:name"
+    (ref: see target_ref)."""
     out: dict[str, dict] = {}
+    pre = survey_prefixes(session)
     for kind, (link, col, target) in LINKS.items():
-        for slug, origin, score in session.exec(
-            select(target.slug, link.origin, link.score)
+        for slug, sid, origin, score in session.exec(
+            select(target.slug, target.survey_id, link.origin, link.score)
             .join(target, target.id == getattr(link, col))
             .where(link.paper_id == paper_id)
         ).all():
-            out[f"{kind}:{slug}"] = {"origin": origin, "score": score}
+            out[f"{kind}:{pre.get(sid, '')}{slug}"] = {"origin": origin, "score": score}
     for name in session.exec(
         select(Tag.name)
         .join(PaperTag, PaperTag.tag_id == Tag.id)
@@ -436,7 +445,13 @@ def _target_id(session: Session, kind: str, slug: str) -> int:
             session.flush()
         return tag.id
     _, _, target = LINKS[kind]
-    tid = session.exec(select(target.id).where(target.slug == slug)).scalars().first()
+    survey, qualified, plain = slug.rpartition("/")
+    q = select(target.id).where(target.slug == plain)
+    if qualified:
+        q = q.join(Survey, Survey.id == target.survey_id).where(Survey.slug == survey)
+    else:  # a plain slug means the default survey's
+        q = q.where(target.survey_id == select(func.min(Survey.id)).scalar_subquery())
+    tid = session.exec(q).scalars().first()
     if tid is None:
         raise BadRequest(f"No {kind} '{slug}'.")
     return tid
@@ -596,7 +611,9 @@ def classification_options(session: Session, *, citekey: str) -> dict:
     directions, with the paper's current state of each."""
     paper = get_paper(session, citekey)
     state = link_state(session, paper.id)
+    pre = survey_prefixes(session)
     phases = session.exec(select(Phase).order_by(Phase.survey_id, Phase.position)).scalars().all()
+    surveys = dict(session.exec(select(Survey.id, Survey.title)).all()) if len(pre) > 1 else {}
     groups = []
     for p in phases:
         items = {}
@@ -611,14 +628,18 @@ def classification_options(session: Session, *, citekey: str) -> dict:
                 .all()
             )
             items[kind] = [
-                {"item": r, "state": state.get(f"{kind}:{r.slug}")}
+                {"item": r, "ref": ref, "state": state.get(f"{kind}:{ref}")}
                 for r in rows
-                if not r.retired or f"{kind}:{r.slug}" in state
+                for ref in [target_ref(pre, r)]
+                if not r.retired or f"{kind}:{ref}" in state
             ]
+        ref = target_ref(pre, p)
         groups.append(
             {
                 "phase": p,
-                "state": state.get(f"phase:{p.slug}"),
+                "ref": ref,
+                "survey": surveys.get(p.survey_id),  # shown when several surveys are loaded
+                "state": state.get(f"phase:{ref}"),
                 "challenges": items["challenge"],
                 "directions": items["direction"],
             }
@@ -707,6 +728,7 @@ def decide(
     """Accept (origin curated) or reject (delete) suggested links; one change per paper.
     Tokens that are not (or no longer) suggestions are skipped."""
     by_paper: dict[int, dict[str, dict | None]] = {}
+    prefixes = survey_prefixes(session)
     for token in tokens:
         parsed = parse_token(token)
         if parsed is None:
@@ -716,8 +738,8 @@ def decide(
         row = session.get(link, (pid, tid))
         if row is None or row.origin != "suggested":
             continue
-        slug = session.get(target, tid).slug
-        by_paper.setdefault(pid, {})[f"{kind}:{slug}"] = (
+        ref = target_ref(prefixes, session.get(target, tid))
+        by_paper.setdefault(pid, {})[f"{kind}:{ref}"] = (
             {"origin": "curated", "score": None} if accept else None
         )
     touched, n = Touched(), 0

@@ -18,6 +18,7 @@ from app.models import (
     Phase,
     Survey,
 )
+from app.services import browse
 from app.services.papers import upsert_paper
 from app.taxonomy import SurveyBundle
 
@@ -112,9 +113,16 @@ class _Curated:
         return True
 
     def _slug(self, kind: str, target_id: int) -> str:
+        """The target as curation's link keys name it (curation.target_ref)."""
         if kind not in self._slugs:
             model = self.TARGETS[kind]
-            self._slugs[kind] = dict(self.session.exec(select(model.id, model.slug)).all())
+            pre = browse.survey_prefixes(self.session)
+            self._slugs[kind] = {
+                i: pre.get(sid, "") + slug
+                for i, slug, sid in self.session.exec(
+                    select(model.id, model.slug, model.survey_id)
+                ).all()
+            }
         return self._slugs[kind].get(target_id, str(target_id))
 
     def _state(self, model, paper_id: int, target_id: int):

@@ -366,3 +366,50 @@ def test_search_page_offers_the_surveys_and_switching_clears_taxonomy_filters(tw
 
 def test_search_page_of_a_single_survey_has_no_survey_choice(client):
     assert soup(client.get("/search?q=oracles")).select(".search-surveys") == []
+
+
+# --- curation keeps two surveys' `data` phases apart ------------------------------------------
+
+
+@pytest.fixture
+def two_editor(settings, engine, mini):
+    from tests.conftest import make_user, sign_in
+
+    load(engine, PRIVACY)
+    make_user(settings, username="ed2", role="editor")
+    with TestClient(create_app(settings)) as c:
+        sign_in(c, "ed2")
+        yield c
+
+
+def _phase_links(c, citekey) -> set[tuple[str | None, str]]:
+    body = c.get(f"/api/v1/papers/{citekey}").json()
+    return {(p.get("survey"), p["slug"]) for p in body["phases"]}
+
+
+def test_classifying_into_the_second_surveys_phase_links_that_phase(two_editor):
+    c = two_editor
+    form = soup(c.get("/papers/alpha2022/classify")).select_one("form.classify-form")
+    values = [i["value"] for i in form.select('input[name="phase"]')]
+    assert values == [
+        "requirements",
+        "data",
+        "evaluation",
+        "llm-data-privacy/data",
+        "llm-data-privacy/memorization",
+        "llm-data-privacy/mitigation",
+    ]
+    heads = [h.get_text(strip=True) for h in form.select(".classify-survey")]
+    assert heads[1].startswith("Training Data, Memorization")
+    before = _phase_links(c, "alpha2022")
+    r = c.post(
+        "/papers/alpha2022/classify",
+        data={"csrf_token": c.csrf, "phase": [*values[:1], "llm-data-privacy/data"]},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text[:300]
+    after = _phase_links(c, "alpha2022")
+    assert after - before == {("llm-data-privacy", "data")}  # not the mini survey's `data`
+    form = soup(c.get("/papers/alpha2022/classify")).select_one("form.classify-form")
+    checked = [i["value"] for i in form.select('input[name="phase"][checked]')]
+    assert checked == ["requirements", "llm-data-privacy/data"]
