@@ -662,6 +662,8 @@ class Suggestion:
     target_slug: str
     target_title: str
     score: float | None
+    target_survey_id: int | None = None
+    survey: str | None = None  # the target's survey slug when it is not the default survey
 
     @property
     def token(self) -> str:
@@ -688,6 +690,7 @@ def review_queue(
                 target.slug.label("target_slug"),
                 label.label("target_title"),
                 link.score,
+                target.survey_id.label("target_survey_id"),
             )
             .join(Paper, Paper.id == link.paper_id)
             .join(target, target.id == getattr(link, col))
@@ -705,7 +708,13 @@ def review_queue(
         .offset((max(1, page) - 1) * per_page)
         .limit(per_page)
     ).all()
-    return [Suggestion(*r) for r in rows], total
+    others = {
+        sid: pre[:-1] for sid, pre in survey_prefixes(session).items() if pre
+    }  # non-default surveys: their slug
+    out = [Suggestion(*r) for r in rows]
+    for sug in out:
+        sug.survey = others.get(sug.target_survey_id)
+    return out, total
 
 
 def _literal(k: str):

@@ -390,6 +390,7 @@ def api_review(
                 "title": s.title,
                 "target": s.target_slug,
                 "target_title": s.target_title,
+                "survey": s.survey,
                 "score": s.score,
             }
             for s in items

@@ -413,3 +413,24 @@ def test_classifying_into_the_second_surveys_phase_links_that_phase(two_editor):
     form = soup(c.get("/papers/alpha2022/classify")).select_one("form.classify-form")
     checked = [i["value"] for i in form.select('input[name="phase"][checked]')]
     assert checked == ["requirements", "llm-data-privacy/data"]
+
+
+def test_review_queue_names_the_survey_of_a_suggestion(two_editor, engine):
+    from sqlalchemy import select as sa_select
+
+    from app.models import Paper, PaperPhase, Phase, Survey
+
+    with Session(engine) as s:
+        pid = s.exec(sa_select(Paper.id).where(Paper.citekey == "alpha2022")).scalar_one()
+        phase = s.exec(
+            sa_select(Phase.id)
+            .join(Survey, Survey.id == Phase.survey_id)
+            .where(Survey.slug == "llm-data-privacy", Phase.slug == "data")
+        ).scalar_one()
+        s.add(PaperPhase(paper_id=pid, phase_id=phase, origin="suggested", score=0.9))
+        s.commit()
+    page = soup(two_editor.get("/review"))
+    link = page.select_one('a[href^="/phases/data"]')
+    assert link["href"] == f"/phases/data?{SQ}"
+    body = two_editor.get("/api/v1/review").json()
+    assert [(i["target"], i["survey"]) for i in body["items"]] == [("data", "llm-data-privacy")]
