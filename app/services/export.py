@@ -6,6 +6,7 @@ streaming HTTP response outlives the request's session safely. Only ids are held
 papers are loaded, converted to ExportRecords and written `batch` at a time.
 """
 
+import json
 import logging
 import re
 from collections import defaultdict
@@ -13,8 +14,20 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from operator import itemgetter
 
-from sqlalchemy import bindparam, func, or_, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import (
+    Integer,
+    String,
+    any_,
+    bindparam,
+    func,
+    literal_column,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.types import ARRAY
 from sqlmodel import Session
 
 from app.bibtex.writers import FORMATS, ExportRecord, Group, Person, Term
@@ -121,6 +134,131 @@ PAPER_COLUMNS = (
 )
 
 
+class _Batches:
+    """Runs the export's per-batch statements. The batch's ids are ONE parameter (a JSON array
+    read with json_each on SQLite, an integer array with `= ANY` on PostgreSQL), so each
+    statement is compiled once and then run straight on the session's DBAPI cursor, in the
+    session's transaction: rows come back as plain tuples. SQLAlchemy's Row objects are
+    tracked by the garbage collector; with the per-paper lists built ahead for a batch, the
+    thousands of them each batch held alive pushed the process into full collections again
+    and again (a quarter of an export's time). Other databases keep an expanding `IN` and
+    SQLAlchemy's own execution."""
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+        self.last_ids: list[int] | None = None  # bound once per batch (see _Prepared.rows)
+        self.last_value = None
+        name = conn.dialect.name
+        self.raw = True
+        if name == "postgresql":
+            self.param = bindparam("ids", type_=ARRAY(Integer))
+            self.where = lambda col: col == any_(self.param)
+            self.bind = list
+        elif name == "sqlite" and _sqlite_has_json(conn):
+            self.param = bindparam("ids", type_=String)
+            ids = select(literal_column("value")).select_from(func.json_each(self.param))
+            self.where = lambda col: col.in_(ids)
+            self.bind = _json_ids
+        else:
+            self.raw = False
+            self.param = bindparam("ids", expanding=True)
+            self.where = lambda col: col.in_(self.param)
+            self.bind = list
+
+    def prepare(self, stmt, key: str) -> "_Prepared":
+        """`stmt` (whose only parameter is `ids`, see where()) ready to run batch after batch.
+        `key` names the statement's shape: its SQL is compiled once per process and dialect
+        (a few milliseconds per export, which small exports noticed)."""
+        return _Prepared(self, stmt, key)
+
+
+def _json_ids(ids: list[int]) -> str:
+    return json.dumps([int(i) for i in ids])
+
+
+_COMPILED: dict[tuple, tuple[bool, str, int | None]] = {}
+
+
+class _Prepared:
+    def __init__(self, batches: _Batches, stmt, key: str):
+        self.batches = batches
+        self.stmt = stmt
+        self.raw = batches.raw
+        if self.raw:
+            dialect = batches.conn.dialect
+            cache_key = (key, dialect.name, dialect.driver, dialect.paramstyle)
+            if cache_key not in _COMPILED:
+                compiled = stmt.compile(dialect=dialect)
+                _COMPILED[cache_key] = (
+                    # other parameters (a JSON path...): SQLAlchemy binds them
+                    not (compiled.binds.keys() - {"ids"}),
+                    compiled.string,
+                    # qmark/numeric drivers (sqlite3) take the value once per placeholder, in
+                    # order; named ones (psycopg) a dict
+                    len(compiled.positiontup or ()) if compiled.positional else None,
+                )
+            self.raw, self.sql, self.placeholders = _COMPILED[cache_key]
+
+    def rows(self, ids: list[int]) -> list[tuple]:
+        """Every row for this batch of ids, as tuples."""
+        b = self.batches
+        if ids == b.last_ids:  # the batch's other statements: the same parameter value
+            value = b.last_value
+        else:
+            value = b.last_value = b.bind(ids)
+            b.last_ids = list(ids)
+        if not self.raw:
+            return [tuple(r) for r in b.conn.execute(self.stmt, {"ids": value}).fetchall()]
+        cursor = b.conn.connection.dbapi_connection.cursor()
+        try:
+            n = self.placeholders
+            cursor.execute(self.sql, (value,) * n if n is not None else {"ids": value})
+            return cursor.fetchall()
+        finally:
+            cursor.close()
+
+
+_JSON_EACH: dict[str, bool] = {}
+
+
+def _sqlite_has_json(conn: Connection) -> bool:
+    """SQLite has json_each when built with JSON1 (the default since 3.38); asked once."""
+    version = getattr(conn.dialect.dbapi, "sqlite_version", "")
+    if version not in _JSON_EACH:
+        try:
+            conn.exec_driver_sql("SELECT value FROM json_each('[1]')").all()
+            _JSON_EACH[version] = True
+        except DBAPIError:
+            _JSON_EACH[version] = False
+    return _JSON_EACH[version]
+
+
+def _accepted(col):
+    """`col IN ('survey', 'curated')` written into the SQL (no parameter: see _Batches)."""
+    assert all(re.fullmatch(r"[a-z]+", v) for v in ACCEPTED)
+    return col.in_([literal_column(f"'{v}'") for v in ACCEPTED])
+
+
+LINKS = (
+    (PaperPhase, PaperPhase.phase_id),
+    (PaperChallenge, PaperChallenge.challenge_id),
+    (PaperDirection, PaperDirection.direction_id),
+)
+
+
+def _links(batches: "_Batches", links):
+    """(kind, paper id, term id) rows of these link tables (kind: their index), accepted
+    links of the batch's papers only."""
+    return union_all(
+        *(
+            select(literal_column(str(kind)), link.paper_id, col).where(
+                batches.where(link.paper_id), _accepted(link.origin)
+            )
+            for kind, (link, col) in enumerate(links)
+        )
+    )
+
+
 class _Loader:
     """Builds ExportRecords batch by batch. The taxonomy (a few hundred rows at most) is read
     once into Terms with their sort keys, so each batch needs only plain link-table reads:
@@ -132,10 +270,18 @@ class _Loader:
         annotations: dict[int, tuple[str, str]] | None = None,
         *,
         fields: bool = True,
+        terms: bool = True,
+        authors: str = "all",
     ):
         self.conn = session.connection()
         self.notes = annotations or {}
         self.fields = fields
+        self.terms = terms  # False: records without phases, challenges, directions (Markdown)
+        # "no-fields": authors only for papers without raw fields. The BibTeX writers read
+        # `authors` only for those (entries from columns); the others keep their own field.
+        if authors not in ("all", "no-fields") or (authors != "all" and not fields):
+            raise ValueError(f"authors={authors!r}")
+        self.all_authors = authors == "all"
         self.cols = PAPER_COLUMNS if fields else PAPER_COLUMNS[:-1]  # CSV/Markdown skip JSON
         conn = self.conn
         phase_slug: dict[int, tuple[str, int]] = {}
@@ -150,11 +296,14 @@ class _Loader:
             self.phases[phid] = ((survey_id, position, phid), term)
             phase_slug[phid] = (slug, position)
         self.kinds: dict[str, dict[int, tuple[tuple, Term]]] = {}
+        self.challenge_phase: dict[int, int] = {}
         for kind, target in (("challenges", Challenge), ("directions", Direction)):
             items: dict[int, tuple[tuple, Term]] = {}
             for tid, slug, title, position, phid in conn.execute(
                 select(target.id, target.slug, target.title, target.position, target.phase_id)
             ):
+                if kind == "challenges":
+                    self.challenge_phase[tid] = phid
                 if phid not in phase_slug:
                     continue  # the former inner join to Phase skipped these too
                 pslug, pposition = phase_slug[phid]
@@ -162,83 +311,158 @@ class _Loader:
                 term = shared.get(key) or shared.setdefault(key, Term(slug, title, pslug))
                 items[tid] = ((pposition, position, tid), term)
             self.kinds[kind] = items
-        # Statements built once with an expanding parameter: a literal `in_(ids)` list costs a
-        # coercion per id on every batch.
-        ids = bindparam("ids", expanding=True)
-        self.paper_q = select(*self.cols).where(Paper.id.in_(ids))
-        self.author_q = (
-            select(PaperAuthor.paper_id, Author.family, Author.given, Author.name)
-            .join(Author, Author.id == PaperAuthor.author_id)
-            .where(PaperAuthor.paper_id.in_(ids))
-            .order_by(PaperAuthor.paper_id, PaperAuthor.position)
+        self.batches = batches = _Batches(conn)
+        where = batches.where
+        self.paper_q = batches.prepare(
+            select(*self.cols).where(where(Paper.id)), "papers" if fields else "papers-columns"
         )
-        self.link_q = {
-            link: select(link.paper_id, col).where(
-                link.paper_id.in_(ids), link.origin.in_(ACCEPTED)
-            )
-            for link, col in (
-                (PaperPhase, PaperPhase.phase_id),
-                (PaperChallenge, PaperChallenge.challenge_id),
-                (PaperDirection, PaperDirection.direction_id),
-            )
-        }
+        # Authors repeat across papers: the link rows name them by id and each author is read
+        # once into a Person shared by its papers (a bounded cache), instead of joining their
+        # names onto every link row.
+        self.author_link_q = batches.prepare(
+            select(PaperAuthor.paper_id, PaperAuthor.author_id)
+            .where(where(PaperAuthor.paper_id))
+            .order_by(PaperAuthor.paper_id, PaperAuthor.position),
+            "author-links",
+        )
+        self.author_q = batches.prepare(
+            select(Author.id, Author.family, Author.given, Author.name).where(where(Author.id)),
+            "authors",
+        )
+        self.people: dict[int, Person] = {}
+        # The three link tables in one statement: (kind, paper id, term id).
+        self.link_q = batches.prepare(_links(batches, LINKS), "links")
+        self.by_kind = (self.phases, self.kinds["challenges"], self.kinds["directions"])
 
-    def _terms(self, link, chunk: list[int], items) -> dict[int, list[Term]]:
-        by_paper: dict[int, list] = defaultdict(list)
-        for pid, tid in self.conn.execute(self.link_q[link], {"ids": chunk}):
-            item = items.get(tid)
+    PEOPLE_MAX = 20_000  # authors kept between batches (memory stays flat on huge exports)
+
+    def _authors(self, ids: list[int]):
+        """The batch's authors as one flat list of Persons (rows in paper, position order)
+        and each paper's span of it. Each record slices its own list when it is made: lists
+        built ahead for a whole batch would outlive a garbage-collector generation, and such
+        survivors are what trigger the expensive full collections."""
+        rows = self.author_link_q.rows(ids)
+        people = self.people
+        missing = {aid for _, aid in rows if aid not in people}
+        if missing:
+            if len(people) + len(missing) > self.PEOPLE_MAX:
+                people.clear()  # and read every author of the batch again
+                missing = {aid for _, aid in rows}
+            for aid, family, given, name in self.author_q.rows(sorted(missing)):
+                people[aid] = Person(family or name, given or "")
+        get = people.get
+        persons = [get(aid) for _, aid in rows]
+        if missing and not missing.issubset(people):  # an inner join skipped these too
+            rows = [row for row, p in zip(rows, persons, strict=True) if p is not None]
+            persons = [p for p in persons if p is not None]
+        start: dict[int, int] = {}
+        end: dict[int, int] = {}
+        prev = None
+        for i, row in enumerate(rows):
+            pid = row[0]
+            if pid != prev:
+                start[pid] = i
+                if prev is not None:
+                    end[prev] = i
+                prev = pid
+        if prev is not None:
+            end[prev] = len(rows)
+        return persons, start, end
+
+    def _terms(self, ids: list[int]) -> tuple[dict[int, tuple | list], ...]:
+        """Each paper's phases, challenges and directions: the taxonomy's own (sort key, Term)
+        pair when there is one (nothing new to keep for the batch), a list when there are
+        more (see term_list)."""
+        found: tuple[dict[int, tuple | list], ...] = ({}, {}, {})
+        by_kind = self.by_kind
+        for kind, pid, tid in self.link_q.rows(ids):
+            item = by_kind[kind].get(tid)
             if item is not None:
-                by_paper[pid].append(item)
-        out: dict[int, list[Term]] = {}
-        for pid, found in by_paper.items():
-            if len(found) > 1:
-                found.sort(key=itemgetter(0))
-            out[pid] = [term for _, term in found]
-        return out
+                have = found[kind].get(pid)
+                if have is None:
+                    found[kind][pid] = item
+                elif type(have) is list:
+                    have.append(item)
+                else:
+                    found[kind][pid] = [have, item]
+        return found
 
     def records(self, ids: list[int]) -> list[ExportRecord]:
-        """ExportRecords for these ids, in this order (five Core queries whatever the number:
-        plain rows, no ORM identity map, because exports read many papers once)."""
+        """ExportRecords for these ids, in this order (four Core queries whatever the number,
+        plus one for authors not seen yet: plain rows, no ORM identity map, because exports
+        read many papers once)."""
+        return list(self.iter_batch(ids))
+
+    def iter_batch(self, ids: list[int]) -> Iterator[ExportRecord]:
+        """Like records(), reading every row first but making each ExportRecord (and its
+        lists) only when it is asked for: a writer drops it right away."""
         if not ids:
-            return []
-        conn = self.conn
-        params = {"ids": ids}
-        papers = {row[0]: row for row in conn.execute(self.paper_q, params)}
-        authors: dict[int, list[Person]] = defaultdict(list)
-        for pid, family, given, name in conn.execute(self.author_q, params):
-            authors[pid].append(Person(family or name, given or ""))
-        phases = self._terms(PaperPhase, ids, self.phases)
-        challenges = self._terms(PaperChallenge, ids, self.kinds["challenges"])
-        directions = self._terms(PaperDirection, ids, self.kinds["directions"])
-        notes, with_fields, none = self.notes, self.fields, ("", "")
-        out = []
-        append = out.append
+            return
+        papers = {row[0]: row for row in self.paper_q.rows(ids)}
+        with_fields = self.fields
+        if with_fields:  # decoded up front: dicts of strings, which the collector ignores
+            fields_of = {}
+            for pid, row in papers.items():
+                fields = row[10]
+                if type(fields) is str:  # SQLite hands JSON columns back as text
+                    fields = _json_loads(fields)
+                fields_of[pid] = fields or {}
+        if self.all_authors:
+            persons, a_start, a_end = self._authors(ids)
+        else:
+            bare = [pid for pid in ids if pid in papers and not fields_of[pid]]
+            persons, a_start, a_end = self._authors(bare) if bare else ([], {}, {})
+        phases, challenges, directions = self._terms(ids) if self.terms else ({}, {}, {})
+        notes, none = self.notes, ("", "")
         for pid in ids:
             row = papers.get(pid)
             if row is None:
                 continue
             note, status = notes.get(pid, none)
-            append(
-                ExportRecord(
-                    row[1],
-                    row[2],
-                    row[3],
-                    authors.get(pid, []),
-                    row[4],
-                    row[5],
-                    row[6],
-                    row[7],
-                    row[8],
-                    row[9] or "",
-                    (row[10] or {}) if with_fields else {},
-                    phases.get(pid, []),
-                    challenges.get(pid, []),
-                    directions.get(pid, []),
-                    note,
-                    status,
-                )
+            fields = fields_of[pid] if with_fields else {}
+            first = a_start.get(pid)
+            # _term_list, inlined for the usual none or one
+            ph, ch, di = phases.get(pid), challenges.get(pid), directions.get(pid)
+            ph = [] if ph is None else [ph[1]] if type(ph) is tuple else _term_list(ph)
+            ch = [] if ch is None else [ch[1]] if type(ch) is tuple else _term_list(ch)
+            di = [] if di is None else [di[1]] if type(di) is tuple else _term_list(di)
+            yield ExportRecord(
+                row[1],
+                row[2],
+                row[3],
+                [] if first is None else persons[first : a_end[pid]],
+                row[4],
+                row[5],
+                row[6],
+                row[7],
+                row[8],
+                row[9] or "",
+                fields,
+                ph,
+                ch,
+                di,
+                note,
+                status,
             )
-        return out
+
+
+_scan_json = json.JSONDecoder().scan_once  # the C scanner json.loads runs, minus its wrapper
+
+
+def _json_loads(text: str):
+    """json.loads(text), a third faster on the compact JSON the database holds."""
+    try:
+        value, end = _scan_json(text, 0)
+    except StopIteration:  # leading white space (or not JSON): json.loads decides
+        return json.loads(text)
+    return value if end == len(text) else json.loads(text)
+
+
+def _term_list(found) -> list[Term]:
+    """Terms in lifecycle order from what _Loader._terms found for one paper."""
+    if type(found) is tuple:
+        return [found[1]]
+    return [term for _, term in sorted(found, key=itemgetter(0))]
 
 
 def records_for(
@@ -261,25 +485,36 @@ def iter_records(
     batch: int = BATCH,
     *,
     fields: bool = True,
+    authors: str = "all",
     loader: "_Loader | None" = None,
 ) -> Iterator[ExportRecord]:
     if not ids:
         return
-    loader = loader or _Loader(session, annotations, fields=fields)
+    loader = loader or _Loader(session, annotations, fields=fields, authors=authors)
     for start in range(0, len(ids), batch):
-        yield from loader.records(ids[start : start + batch])
+        yield from loader.iter_batch(ids[start : start + batch])
+
+
+CROSSREF_BATCH = 20_000
 
 
 def crossref_parents(session: Session, ids: list[int], batch: int = BATCH) -> set[str]:
-    """Lower-cased keys of exported papers that other exported papers cross-reference."""
+    """Lower-cased keys of exported papers that other exported papers cross-reference.
+
+    Only the few cross-references come back, so the ids go in far larger batches than the
+    records' (at least CROSSREF_BATCH, when they are one parameter): the rows are then read
+    in a few sweeps in table order rather than jumping all over it batch after batch."""
     wanted: set[str] = set()
     refs = [Paper.fields[name].as_string() for name in bibtex_writer.REFS]
-    conn = session.connection()
+    batches = _Batches(session.connection())
+    query = batches.prepare(
+        select(*refs).where(batches.where(Paper.id), or_(*[r.is_not(None) for r in refs])),
+        "crossrefs",
+    )
+    if batches.raw:  # the ids are one parameter however many (an expanding IN has limits)
+        batch = max(batch, CROSSREF_BATCH)
     for start in range(0, len(ids), batch):
-        chunk = ids[start : start + batch]
-        for row in conn.execute(
-            select(*refs).where(Paper.id.in_(chunk), or_(*[r.is_not(None) for r in refs]))
-        ):
+        for row in query.rows(ids[start : start + batch]):
             wanted.update(str(v).strip().lower() for v in row if v)
     if not wanted:
         return set()
@@ -297,23 +532,22 @@ def markdown_groups(
     session: Session, ids: list[int], annotations, batch: int = BATCH
 ) -> Iterator[Group]:
     """Groups (phase, challenge) in lifecycle order, each streaming its papers lazily."""
+    # One taxonomy read for all groups. A Markdown entry shows no fields and no terms (its
+    # headings place it), so neither is read.
+    loader = _Loader(session, annotations, fields=False, terms=False)
+    batches, challenge_phase = loader.batches, loader.challenge_phase
+    # (0, paper, phase) and (1, paper, challenge) rows in one statement
+    links = batches.prepare(_links(batches, LINKS[:2]), "phase-challenge-links")
     by_group: dict[tuple[int | None, int | None], list[int]] = defaultdict(list)
     for start in range(0, len(ids), batch):  # link lookups held for one batch only
         chunk = ids[start : start + batch]
         phase_of: dict[int, list[int]] = defaultdict(list)
         ch_links: dict[int, list[tuple[int, int]]] = defaultdict(list)
-        for pid, phid in session.exec(
-            select(PaperPhase.paper_id, PaperPhase.phase_id).where(
-                PaperPhase.paper_id.in_(chunk), PaperPhase.origin.in_(ACCEPTED)
-            )
-        ).all():
-            phase_of[pid].append(phid)
-        for pid, cid, phid in session.exec(
-            select(PaperChallenge.paper_id, Challenge.id, Challenge.phase_id)
-            .join(Challenge, Challenge.id == PaperChallenge.challenge_id)
-            .where(PaperChallenge.paper_id.in_(chunk), PaperChallenge.origin.in_(ACCEPTED))
-        ).all():
-            ch_links[pid].append((cid, phid))
+        for kind, pid, tid in links.rows(chunk):
+            if kind == 0:
+                phase_of[pid].append(tid)
+            elif tid in challenge_phase:
+                ch_links[pid].append((tid, challenge_phase[tid]))
         for pid in chunk:
             phases = phase_of.get(pid, ())
             if not phases:
@@ -324,7 +558,6 @@ def markdown_groups(
                     by_group[(phid, cid)].append(pid)
                 if not mine:
                     by_group[(phid, None)].append(pid)
-    loader = _Loader(session, annotations, fields=False)  # one taxonomy read for all groups
     phases = session.exec(select(Phase).order_by(Phase.survey_id, Phase.position)).scalars().all()
     challenges = (
         session.exec(select(Challenge).order_by(Challenge.position, Challenge.id)).scalars().all()
@@ -397,9 +630,10 @@ class ExportPlan:
         if fmt in ("bibtex", "biblatex"):
             parents = crossref_parents(session, ids, self.batch)
             writer = bibtex_writer.iter_bibtex if fmt == "bibtex" else bibtex_writer.iter_biblatex
-            yield from writer(
-                iter_records(session, ids, notes, self.batch), parents=parents, header=header
-            )
+            # Entries with raw fields are written from them, authors included: the other
+            # entries' authors are enough.
+            records = iter_records(session, ids, notes, self.batch, authors="no-fields")
+            yield from writer(records, parents=parents, header=header)
         elif fmt == "csljson":
             yield from iter_csljson(iter_records(session, ids, notes, self.batch))
         elif fmt == "ris":

@@ -35,6 +35,17 @@ def _escape_bare(m: re.Match) -> str:
     return "\\" + m.group(1)
 
 
+def escape_bare(value: str) -> str:
+    """Escape every `&`, `%` and `#` not already escaped (what _BARE finds). When none of them
+    follows a backslash, each one is bare: plain replaces, faster than the look-behind scan."""
+    if "\\&" in value or "\\%" in value or "\\#" in value:
+        return _BARE.sub(_escape_bare, value)
+    for ch in "&%#":
+        if ch in value:
+            value = value.replace(ch, "\\" + ch)
+    return value
+
+
 _PLAIN = {
     "\\": r"\textbackslash{}",
     "{": r"\{",
@@ -50,23 +61,19 @@ _PLAIN = {
 _PLAIN_RE = re.compile(r"[\\{}$&%#_~^]")
 
 
-_BRACE_TOKENS = re.compile(r"\\.|[{}]", re.S)
+# Everything but the braces that count: escaped characters (`\\{`, `\\}`, `\\\\`...) and
+# other text.
+_NOT_BRACES = re.compile(r"\\.?|[^{}\\]+", re.S)
 
 
 def balanced(value: str) -> bool:
     """Braces nest properly (escaped `\\{` and `\\}` do not count)."""
     if "{" not in value and "}" not in value:
         return True
-    depth = 0
-    for m in _BRACE_TOKENS.finditer(value):
-        t = m.group()
-        if t == "{":
-            depth += 1
-        elif t == "}":
-            depth -= 1
-            if depth < 0:
-                return False
-    return depth == 0
+    braces = _NOT_BRACES.sub("", value)  # only the braces are left, in order
+    while "{}" in braces:
+        braces = braces.replace("{}", "")
+    return not braces
 
 
 def _ascii(value: str) -> str:
@@ -93,11 +100,14 @@ def _encode(name: str, value: str, unicode: bool) -> str:
     value = " ".join(value.split()) if name not in ("abstract", "note") else value
     if name in VERBATIM:
         return value if balanced(value) else value.replace("{", "").replace("}", "")
-    if not balanced(value):
+    if ("{" in value or "}" in value) and not balanced(value):
         return latex_to_utf8(escape_plain(value)) if unicode else escape_plain(value)
     if "&" in value or "%" in value or "#" in value:
-        value = _BARE.sub(_escape_bare, value)
-    return latex_to_utf8(value) if unicode else _ascii(value)
+        value = escape_bare(value)
+    # latex_to_utf8 and _ascii, inlined
+    if unicode:
+        return _ACCENT.sub(_accent_char, value) if "\\" in value else value
+    return value if value.isascii() else _encoder.unicode_to_latex(value)
 
 
 _encode_cached = lru_cache(maxsize=4096)(_encode)  # bounded: memory stays flat
@@ -117,7 +127,20 @@ def latex_to_utf8(value: str) -> str:
     """Turn accent commands into Unicode characters, keeping every other brace and command."""
     if "\\" not in value:
         return value
-    return _ACCENT.sub(lambda m: latex_to_unicode(m.group(0)) or m.group(0), value)
+    return _ACCENT.sub(_accent_char, value)
+
+
+_ACCENT_CHARS: dict[str, str] = {}  # `{\"u}` -> `ü`: a few hundred forms at most in practice
+
+
+def _accent_char(m: re.Match) -> str:
+    command = m.group(0)
+    char = _ACCENT_CHARS.get(command)
+    if char is None:
+        char = latex_to_unicode(command) or command
+        if len(_ACCENT_CHARS) < 10_000:  # bounded whatever the input
+            _ACCENT_CHARS[command] = char
+    return char
 
 
 def _names(people: list[Person], *, unicode: bool) -> str:
@@ -175,16 +198,55 @@ def _from_columns(rec: ExportRecord, *, unicode: bool) -> dict[str, str]:
     return f
 
 
-def _entry_fields(rec: ExportRecord, parents: set[str], *, unicode: bool) -> dict[str, str]:
+_NOT_COPIED = frozenset((*CUSTOM, "keywords"))
+# Values that are one paper's own: the encoding cache would only churn on them.
+_OWN_VALUES = frozenset(
+    ("title", "author", "doi", "url", "eprint", "pages", "abstract", "note", "file", "isbn")
+)
+
+
+# What a raw field name means to _entry_fields, per `skip` set: (lower-cased name, kind).
+_SKIPPED, _REF, _OWN, _SHARED = range(4)
+_NAME_KINDS: dict[frozenset, dict[str, tuple[str, int]]] = {}
+
+
+def _name_kind(name, skip: frozenset) -> tuple[str, int]:
+    name = str(name).lower()
+    if name in skip:
+        return name, _SKIPPED
+    if name in REFS:
+        return name, _REF
+    # A paper's own values skip the encoding cache (they would only churn it).
+    return name, _OWN if name in _OWN_VALUES else _SHARED
+
+
+def _entry_fields(
+    rec: ExportRecord, parents: set[str], *, unicode: bool, skip: frozenset = _NOT_COPIED
+) -> dict[str, str]:
+    """`skip`: raw fields left out (at least _NOT_COPIED)."""
     if rec.fields:
         out = {}
+        kinds = _NAME_KINDS.get(skip)
+        if kinds is None:
+            kinds = _NAME_KINDS.setdefault(skip, {})
         for name, value in rec.fields.items():
-            name = str(name).lower()
-            if name in CUSTOM or name == "keywords":
+            known = kinds.get(name) if type(name) is str else None
+            if known is None:
+                known = _name_kind(name, skip)
+                if type(name) is str and len(kinds) < 2000:  # bounded whatever the input
+                    kinds[name] = known
+            name, kind = known
+            if kind == _SKIPPED:
                 continue
-            if name in REFS and str(value).strip().lower() not in parents:
+            if type(value) is not str:
+                value = str(value)
+            if kind == _REF and value.strip().lower() not in parents:
                 continue  # the parent is not in this export: no dangling crossref
-            out[name] = encode_raw(name, str(value), unicode=unicode)
+            # encode_raw, inlined: it runs for every field of every entry
+            if kind == _OWN or len(value) > _CACHE_LEN:
+                out[name] = _encode(name, value, unicode)
+            else:
+                out[name] = _encode_cached(name, value, unicode)
     else:
         out = _from_columns(rec, unicode=unicode)
     keywords = merged_keywords(rec)
@@ -197,7 +259,7 @@ def _entry_fields(rec: ExportRecord, parents: set[str], *, unicode: bool) -> dic
 
 def _entry(entry_type: str, key: str, fields: dict[str, str]) -> str:
     lines = [f"@{entry_type}{{{key},"]
-    lines += [_field_line(k, v) for k, v in fields.items()]
+    lines += [_field_line(k, v) if k == "month" else f"  {k} = {{{v}}}," for k, v in fields.items()]
     lines[-1] = lines[-1].rstrip(",")
     return "\n".join(lines) + "\n}\n\n"
 
@@ -219,6 +281,10 @@ def _ordered(records: Iterable[ExportRecord], parents: set[str] | None):
     if parents is None:
         records = list(records)
         parents = crossref_parents(records)
+    if not parents:  # nothing to hold back: the records as they come
+        for r in records:
+            yield r, parents
+        return
     held: list[ExportRecord] = []
     for r in records:
         if r.citekey.lower() in parents:
@@ -253,19 +319,28 @@ _YEAR = re.compile(r"\d{4}")
 RENAMES = {"journal": "journaltitle", "address": "location", "school": "institution"}
 
 
+_NOT_IN_BIBLATEX = frozenset(("archiveprefix", "primaryclass", "year", "month"))
+_BIBLATEX_SKIP = _NOT_COPIED | _NOT_IN_BIBLATEX  # not even encoded
+_RENAME_TARGETS = frozenset(RENAMES.values())
+
+
 def _biblatex_fields(rec: ExportRecord, parents: set[str]) -> dict[str, str]:
-    f = _entry_fields(rec, parents, unicode=True)
-    out: dict[str, str] = {}
-    for name, value in f.items():
-        name = RENAMES.get(name, name)
-        if name in ("archiveprefix", "primaryclass", "year", "month"):
-            continue
-        if name == "doi":
-            value = rec.doi or value
-        out.setdefault(name, value)
+    f = _entry_fields(rec, parents, unicode=True, skip=_BIBLATEX_SKIP)
+    # Renamed, dropped; a `doi` value is replaced below when the paper has a DOI.
+    if _RENAME_TARGETS.isdisjoint(f):  # no renamed field can meet one of the same name
+        out = {RENAMES.get(k, k): v for k, v in f.items() if k not in _NOT_IN_BIBLATEX}
+    else:
+        out = {}
+        for name, value in f.items():
+            name = RENAMES.get(name, name)
+            if name not in _NOT_IN_BIBLATEX and name not in out:
+                out[name] = value  # the first of two same-named fields wins
+    raw = rec.fields.get
     if "date" not in out:
-        year = rec.raw("year").strip() or (str(rec.year) if rec.year else "")
-        month = rec.raw("month").strip().lower()[:3]
+        year = raw("year")
+        year = ("" if year is None else str(year)).strip() or (str(rec.year) if rec.year else "")
+        month = raw("month")
+        month = ("" if month is None else str(month)).strip().lower()[:3]
         if _YEAR.fullmatch(year):
             if month in MONTHS:
                 year += f"-{MONTHS.index(month) + 1:02d}"

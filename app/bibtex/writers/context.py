@@ -13,15 +13,19 @@ _SPLIT = re.compile(r"\s*[,;]\s*")
 
 
 def context_terms(rec: ExportRecord) -> list[str]:
-    out: list[str] = []
-    for prefix, attr in PREFIXES.items():
-        out += [f"{prefix}:{t.slug}" for t in getattr(rec, attr)]
+    """`phase:`, then `challenge:`, then `direction:` terms (the order of PREFIXES)."""
+    out = ["phase:" + t.slug for t in rec.phases]
+    if rec.challenges:
+        out += ["challenge:" + t.slug for t in rec.challenges]
+    if rec.directions:
+        out += ["direction:" + t.slug for t in rec.directions]
     return out
 
 
 def merged_keywords(rec: ExportRecord) -> str:
     """The entry's own keywords (raw text kept) followed by its survey-context terms."""
-    own = rec.raw("keywords").strip().rstrip(",;").strip()
+    raw = rec.fields.get("keywords")
+    own = "" if raw is None else str(raw).strip().rstrip(",;").strip()
     terms = ", ".join(context_terms(rec))
     if own and terms:
         return f"{own}, {terms}"

@@ -37,7 +37,8 @@ def _clean(value: str) -> str:
     return " ".join(str(value).split())  # RIS values are single lines
 
 
-def ris_lines(rec: ExportRecord) -> list[tuple[str, str]]:
+def _raw_lines(rec: ExportRecord) -> list[tuple[str, object]]:
+    """(tag, value) pairs before cleaning (see ris_lines)."""
     ty = ris_type(rec)
     out = [("TY", ty), ("ID", rec.citekey), ("TI", rec.title or rec.citekey)]
     out += [("AU", f"{p.family}, {p.given}" if p.given else p.family) for p in rec.authors]
@@ -45,11 +46,13 @@ def ris_lines(rec: ExportRecord) -> list[tuple[str, str]]:
         out.append(("PY", str(rec.year)))
     if rec.venue:
         out.append((VENUE_TAG.get(ty, "PB"), rec.venue))
+    raw = rec.fields.get
     for src, tag in (("volume", "VL"), ("number", "IS")):
-        v = latex_to_unicode(rec.raw(src))
-        if v:
+        v = raw(src)
+        if v is not None and (v := latex_to_unicode(str(v))):
             out.append((tag, v))
-    pages = latex_to_unicode(rec.raw("pages")).replace("–", "-")
+    pages = raw("pages")
+    pages = "" if pages is None else latex_to_unicode(str(pages)).replace("–", "-")
     if pages:
         start, _, end = pages.partition("-")
         out.append(("SP", start.strip()))
@@ -66,20 +69,37 @@ def ris_lines(rec: ExportRecord) -> list[tuple[str, str]]:
     out += [("KW", k) for k in keywords(rec)]
     if rec.note:
         out.append(("N1", rec.note))
+    return out
+
+
+def ris_lines(rec: ExportRecord) -> list[tuple[str, str]]:
     cleaned = []
-    for tag, value in out:
+    for tag, value in _raw_lines(rec):
         value = " ".join(str(value).split())  # _clean, once per value
         if value:
             cleaned.append((tag, value))
     return cleaned
 
 
+def _entry(rec: ExportRecord) -> str:
+    """One record's RIS block, ER line included: ris_lines, formatted as they are cleaned."""
+    parts = []
+    for tag, value in _raw_lines(rec):
+        value = " ".join(str(value).split())
+        if value:
+            parts.append(f"{tag}  - {value}\r\n")
+    parts.append(_END)
+    return "".join(parts)
+
+
+_END = "ER  - \r\n\r\n"
+
+
 def iter_ris(records: Iterable[ExportRecord], *, batch: int = 200) -> Iterator[str]:
     parts: list[str] = []
     for rec in records:
-        parts += [f"{tag}  - {value}\r\n" for tag, value in ris_lines(rec)]
-        parts.append("ER  - \r\n\r\n")
-        if len(parts) >= batch * 20:
+        parts.append(_entry(rec))
+        if len(parts) >= batch:
             yield "".join(parts)
             parts = []
     if parts:

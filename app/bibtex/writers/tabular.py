@@ -40,7 +40,7 @@ def row(rec: ExportRecord) -> list[str]:
         rec.citekey,
         rec.title,
         "; ".join([p.display for p in rec.authors]),
-        rec.year if rec.year is not None else "",
+        str(rec.year) if rec.year is not None else "",  # as neutralise() would write it
         rec.venue or "",
         rec.entry_type,
         rec.doi or "",
