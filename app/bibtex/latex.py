@@ -165,6 +165,8 @@ _IFMMODE = re.compile(r"\\ifmmode\b(.*?)\\else\b(.*?)\\fi\b ?", re.S)
 # Commands whose first argument is not text (a URL, a label): dropped with the command.
 _DROP_FIRST_ARG = {"href", "cite", "citep", "citet", "ref", "label", "hspace", "vspace"}
 _CMD = re.compile(r"\\([A-Za-z]+|.)")
+# Characters the decoder's loop treats specially; everything between them is copied as is.
+_SPECIAL = re.compile(r"[\\{}~$`'-]")
 DEFAULT_MAX_LEN = 20_000
 
 
@@ -270,8 +272,11 @@ class _Decoder:
                 out.append("\u201d")  # TeX closing double quote
                 self.i += 2
             else:
-                out.append(c)
-                self.i += 1
+                # Plain text up to the next character any branch above looks at: one slice.
+                m = _SPECIAL.search(s, self.i + 1)
+                j = m.start() if m else n
+                out.append(s[self.i : j])
+                self.i = j
         return "".join(out)
 
 
@@ -283,12 +288,23 @@ def _decode_simple(value: str) -> str:
     return _Decoder(value).run()
 
 
-@lru_cache(maxsize=65536)
+def _latex_to_unicode(value: str) -> str:
+    return " ".join(_decode_simple(value).split())
+
+
+_cached = lru_cache(maxsize=65536)(_latex_to_unicode)
+CACHE_UP_TO = 120  # characters
+
+
 def latex_to_unicode(value: str, max_len: int = DEFAULT_MAX_LEN) -> str:
     """Decode LaTeX markup in a field value into readable Unicode (whitespace squeezed)."""
     if not value:
         return ""
     if len(value) > max_len:
         return value
-    text = _decode_simple(value)
-    return " ".join(text.split())
+    # Short values (names, venues, keywords) repeat across entries and files: cached. Long
+    # ones (titles, abstracts) rarely repeat; caching them would only keep a whole file's
+    # text alive after its import.
+    if len(value) <= CACHE_UP_TO:
+        return _cached(value)
+    return _latex_to_unicode(value)

@@ -2,6 +2,7 @@
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from app.bibtex.latex import latex_to_unicode
 
@@ -113,7 +114,18 @@ def split_names(value: str) -> list[Name]:
     return names
 
 
+@lru_cache(maxsize=16384)
+def _parse_name_cached(raw: str) -> Name:
+    return _parse_name(raw)
+
+
 def parse_name(raw: str) -> Name:
+    """One name (`First von Last`, `von Last, First` or `von Last, Jr, First`)."""
+    # The same people appear on many entries: a Name is immutable, so one is shared.
+    return _parse_name_cached(raw) if len(raw) <= 120 else _parse_name(raw)
+
+
+def _parse_name(raw: str) -> Name:
     if raw.startswith("{") and raw.endswith("}") and _split_depth0(raw[1:-1], "}") == [raw[1:-1]]:
         return Name(given="", family=latex_to_unicode(raw), corporate=True)
     parts = [p.strip() for p in _split_depth0(raw, ",")]

@@ -14,13 +14,15 @@ Web, API and CLI call `plan_import` (read-only) and `commit_import` (one transac
 search index sync). Uploaded files are kept under settings.uploads_dir with their ImportJob.
 """
 
+import gc
 import logging
 import os
 import re
 import socket
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -71,6 +73,41 @@ def _noop(stage: str, done: int, total: int) -> None:
     pass
 
 
+# --- the cyclic garbage collector during an import ---------------------------------------
+
+FULL_GC_EVERY = 1000  # young-generation passes between full passes while imports run
+_gc_lock = threading.Lock()
+_gc_users = 0
+_gc_saved: tuple[int, int, int] | None = None
+
+
+@contextmanager
+def few_full_collections() -> Iterator[None]:
+    """While an import runs, postpone the garbage collector's full-heap passes.
+
+    An import keeps a few objects per entry alive until it ends (records, report rows), and
+    at the default thresholds the collector re-scans the whole heap (those objects and the
+    rest of the process) every time it has grown by a quarter: a fifth or more of an
+    import's time. Young garbage is still collected as usual. Nested and concurrent imports
+    share one setting; the previous thresholds come back when the last of them ends.
+    """
+    global _gc_users, _gc_saved
+    with _gc_lock:
+        if _gc_users == 0:
+            _gc_saved = gc.get_threshold()
+            young, middle, full = _gc_saved
+            gc.set_threshold(young, middle, max(full, FULL_GC_EVERY))
+        _gc_users += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_users -= 1
+            if _gc_users == 0 and _gc_saved is not None:
+                gc.set_threshold(*_gc_saved)
+                _gc_saved = None
+
+
 # --- the plan ----------------------------------------------------------------------------
 
 
@@ -103,7 +140,7 @@ class Row:
 class Plan:
     rows: list[Row]
     records: dict[int, PaperRecord]  # row n -> record (rows that have one)
-    curated: dict[int, dict[str, set[int]]]  # row n -> {"phase": ids, "challenge": ..}
+    curated: dict[int, dict[str, set[int]]]  # row n -> {"phase": ids, ...} (rows naming some)
     encoding: str
     warnings: list[str]
     total: int
@@ -274,6 +311,7 @@ def read_upload(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ParseResu
     return result
 
 
+@few_full_collections()
 def plan_import(
     session: Session,
     data: bytes,
@@ -302,7 +340,10 @@ def plan_import(
     )
     for p, status in problems:
         rows.append(Row(n=0, line=p.line, key=p.key, status=status, action="none", reason=p.reason))
-    for i, entry in enumerate(result.entries):
+    # Each parsed entry is let go once its record is made (the record keeps what is needed).
+    entries, result.entries = result.entries, []
+    for i in range(len(entries)):
+        entry, entries[i] = entries[i], None
         if i % BATCH == 0:
             progress("matching", i, total)
         rec = to_record(entry)
@@ -370,7 +411,8 @@ def plan_import(
             )
         rows.append(row)
         records[len(rows) - 1] = rec
-        curated[len(rows) - 1] = cur
+        if any(cur.values()):  # most entries name no phase: nothing to keep
+            curated[len(rows) - 1] = cur
     # Report order is file order; row numbers are positions in that order.
     order = sorted(range(len(rows)), key=lambda k: (rows[k].line or 0, k))
     new_rows, new_records, new_curated = [], {}, {}
@@ -379,7 +421,8 @@ def plan_import(
         new_rows.append(rows[k])
         if k in records:
             new_records[n] = records[k]
-            new_curated[n] = curated[k]
+            if k in curated:
+                new_curated[n] = curated[k]
     progress("matching", total, total)
     return Plan(
         rows=new_rows,
@@ -477,6 +520,7 @@ def _existing_links(session: Session, model, col: str, ids: set[int]) -> set[tup
     return out
 
 
+@few_full_collections()
 def commit_plan(session: Session, plan: Plan, *, progress: Progress = _noop) -> set[int]:
     """Write the plan (the caller commits: one transaction). Returns touched paper ids."""
     rows = plan.rows
@@ -528,17 +572,20 @@ def commit_plan(session: Session, plan: Plan, *, progress: Progress = _noop) -> 
                 taken_doi[rec.doi] = -1
             if rec.arxiv_id:
                 taken_arxiv[rec.arxiv_id] = -1
-        # Core multi-row INSERT ... RETURNING: no ORM objects, ids in parameter order.
-        new_ids = (
-            session.execute(
-                insert(PAPER).returning(PAPER.c.id, sort_by_parameter_order=True),
-                [v for _, _, v in papers],
+        # Core multi-row INSERT ... RETURNING: no ORM object per row. The ids come back
+        # paired with the (unique) citekeys rather than in parameter order, which SQLite
+        # could only give one row per statement.
+        id_of_key = (
+            dict(
+                session.execute(
+                    insert(PAPER).returning(PAPER.c.citekey, PAPER.c.id),
+                    [v for _, _, v in papers],
+                ).all()
             )
-            .scalars()
-            .all()
             if papers
-            else []
+            else {}
         )
+        new_ids = [id_of_key[v["citekey"]] for _, _, v in papers]
         for (row, rec, _), pid in zip(papers, new_ids, strict=True):
             id_of_row[row.n] = pid
             row.outcome = "added"
@@ -571,23 +618,22 @@ def commit_plan(session: Session, plan: Plan, *, progress: Progress = _noop) -> 
             row.match["id"] = pid
         resolved.append((row, pid))
     merges = resolved
-    existing = {}
+    # The existing papers' columns a merge reads or fills, as plain values (no ORM objects).
+    existing: dict[int, _Stored] = {}
     merge_ids = {pid for _, pid in merges if pid}
     id_list = list(merge_ids)
+    cols = [PAPER.c.id, PAPER.c.citekey, *(PAPER.c[c] for c in FILLABLE), PAPER.c.fields]
+    has_authors: set[int] = set()
     for i in range(0, len(id_list), BATCH):
-        for p in session.exec(select(Paper).where(Paper.id.in_(id_list[i : i + BATCH]))).scalars():
-            existing[p.id] = p
-    aliases = set(session.exec(select(CitekeyAlias.alias)).scalars())
-    has_authors = (
-        {
-            pid
-            for pid in session.exec(
-                select(PaperAuthor.paper_id).where(PaperAuthor.paper_id.in_(id_list)).distinct()
+        chunk = id_list[i : i + BATCH]
+        for values in session.execute(select(*cols).where(PAPER.c.id.in_(chunk))):
+            existing[values[0]] = _Stored(*values)
+        has_authors.update(
+            session.execute(
+                select(PAPER_AUTHOR.c.paper_id).where(PAPER_AUTHOR.c.paper_id.in_(chunk)).distinct()
             ).scalars()
-        }
-        if id_list
-        else set()
-    )
+        )
+    aliases = set(session.exec(select(CitekeyAlias.alias)).scalars())
     link_jobs = []
     for row, pid in merges:
         paper = existing.get(pid)
@@ -620,8 +666,8 @@ def commit_plan(session: Session, plan: Plan, *, progress: Progress = _noop) -> 
         row.match["citekey"] = paper.citekey
         row._changed = changed  # type: ignore[attr-defined]
         if changed:
-            paper.updated_at = utcnow()
-            session.add(paper)
+            paper.dirty.add("updated_at")
+    _update_merged(session, existing.values())
     linked = _links_for(session, plan, link_jobs, merge=True)
     for row, pid in link_jobs:
         if row._changed or pid in linked:  # type: ignore[attr-defined]
@@ -645,7 +691,30 @@ def commit_plan(session: Session, plan: Plan, *, progress: Progress = _noop) -> 
     return touched
 
 
-def _fill(paper: Paper, rec: PaperRecord, taken_doi: dict, taken_arxiv: dict) -> bool:
+class _Stored:
+    """An existing paper's id, key and fillable columns, and which ones a merge changed."""
+
+    __slots__ = ("id", "citekey", *FILLABLE, "fields", "dirty")
+
+    def __init__(self, id, citekey, *values) -> None:  # noqa: A002
+        self.id, self.citekey = id, citekey
+        for col, value in zip((*FILLABLE, "fields"), values, strict=True):
+            setattr(self, col, value)
+        self.dirty: set[str] = set()
+
+
+def _update_merged(session: Session, papers) -> None:
+    """One UPDATE per changed paper, with only the columns its merges filled."""
+    now = utcnow()
+    for paper in papers:
+        if paper.dirty:
+            values = {c: getattr(paper, c) for c in paper.dirty if c != "updated_at"}
+            session.execute(
+                update(PAPER).where(PAPER.c.id == paper.id).values(**values, updated_at=now)
+            )
+
+
+def _fill(paper: _Stored, rec: PaperRecord, taken_doi: dict, taken_arxiv: dict) -> bool:
     changed = False
     for col in FILLABLE:
         new = getattr(rec, col)
@@ -656,6 +725,7 @@ def _fill(paper: Paper, rec: PaperRecord, taken_doi: dict, taken_arxiv: dict) ->
         if col == "arxiv_id" and taken_arxiv.get(new, paper.id) != paper.id:
             continue
         setattr(paper, col, new)
+        paper.dirty.add(col)
         if col == "doi":
             taken_doi[new] = paper.id
         if col == "arxiv_id":
@@ -666,6 +736,7 @@ def _fill(paper: Paper, rec: PaperRecord, taken_doi: dict, taken_arxiv: dict) ->
     if added:
         fields.update(added)
         paper.fields = fields
+        paper.dirty.add("fields")
         changed = True
     return changed
 
@@ -826,6 +897,17 @@ def _set_progress(engine: Engine, job_id: int, **values) -> None:
         s.commit()
 
 
+def _finish(engine: Engine, job_id: int, n_write: int) -> None:
+    """The committed (and indexed) job becomes `done`."""
+    _set_progress(
+        engine,
+        job_id,
+        status="done",
+        finished_at=utcnow(),
+        counts={"stage": "done", "done": n_write, "total": n_write},
+    )
+
+
 def _mark_stale(index, job_id: int) -> bool:
     if index is None:
         return False
@@ -839,6 +921,7 @@ def _mark_stale(index, job_id: int) -> bool:
         return False
 
 
+@few_full_collections()
 def run_import(
     engine: Engine,
     *,
@@ -850,8 +933,11 @@ def run_import(
 ) -> Report:
     """Plan and commit a stored job in ONE transaction, then sync the search index.
 
-    The job row says `done` only in the same transaction as the papers, so after a crash the
-    database holds all of the import or none of it (the job then stays `running`).
+    The papers and the job's results (stage `indexing`) are committed in one transaction, so
+    after a crash the database holds all of the import or none of it; the job says `done` only
+    after the search index has the papers too, so "done" means searchable. A job whose process
+    died after that commit is finished by recover_jobs (the index was marked stale and is
+    rebuilt at start-up); one that died before it is failed, its file kept for a re-run.
     """
     with Session(engine, expire_on_commit=False) as s:
         job = get_job(s, job_id)
@@ -886,18 +972,19 @@ def run_import(
                 touched = commit_plan(s, plan, progress=progress)
                 rep = report_from_rows(plan.rows, job_id, plan.warnings)
                 job = s.get(ImportJob, job_id)
-                job.status = "done"
+                # Still `running`: the job says `done` once its papers are searchable too.
+                # Stage `indexing` records that the papers are committed (see recover_jobs).
                 job.results = [r.as_dict() for r in plan.rows]
                 job.counts = {
                     **job.counts,
                     **rep.counts(),
-                    "stage": "done",
-                    "done": n_write,
-                    "total": n_write,
+                    "stage": "indexing",
+                    "done": 0,
+                    "total": 0,
+                    "written": n_write,
                     "encoding": plan.encoding,
                     "warnings": plan.warnings,
                 }
-                job.finished_at = utcnow()
                 s.add(job)
                 s.commit()
             except BaseException:
@@ -906,6 +993,11 @@ def run_import(
                     index.clear_stale()
                 raise
             rep.paper_ids = touched
+            # The search sync reads the database: let the parsed file and the stored report
+            # rows go first.
+            plan = None
+            s.expunge(job)
+            job = None
             synced = True
             if index is not None and touched:
                 from app.services.indexing import sync_papers
@@ -914,6 +1006,7 @@ def run_import(
                 synced = sync_papers(s, index, touched)
             if marked and synced:
                 index.clear_stale()
+        _finish(engine, job_id, n_write)
     except (PayloadTooLarge, BadRequest) as exc:
         _set_progress(
             engine, job_id, status="failed", counts={"stage": "failed", "error": exc.detail}
@@ -1049,6 +1142,8 @@ def recover_jobs(engine: Engine, *, stale_after: timedelta = STALE_AFTER) -> lis
     A job is dead when its owner process on this host no longer exists, or, for an owner on
     another host (or none), when its heartbeat is older than `stale_after`. A live worker's job
     (several uvicorn workers or replicas) is left alone. The uploaded file is kept for a re-run.
+    A dead job that had committed its papers (stage `indexing`) is finished as `done`: only its
+    index sync was lost, and the stale mark it left makes the start-up rebuild that.
     """
     cutoff = utcnow() - stale_after
     failed = []
@@ -1061,13 +1156,19 @@ def recover_jobs(engine: Engine, *, stale_after: timedelta = STALE_AFTER) -> lis
             beat = _aware(job.heartbeat_at or job.created_at)
             if alive or (alive is None and beat is not None and beat > cutoff):
                 continue
-            counts = {**job.counts, "stage": "failed", "error": INTERRUPTED, "interrupted": True}
+            if job.counts.get("stage") == "indexing":  # committed: only the index sync was lost
+                n = job.counts.get("written", 0)
+                status, counts = "done", {**job.counts, "stage": "done", "done": n, "total": n}
+            else:
+                status = "failed"
+                counts = {**job.counts, "stage": "failed", "error": INTERRUPTED}
+                counts["interrupted"] = True
             done = s.execute(
                 update(ImportJob.__table__)
                 .where(ImportJob.id == job.id, ImportJob.status == job.status)
-                .values(status="failed", counts=counts, finished_at=utcnow())
+                .values(status=status, counts=counts, finished_at=utcnow())
             )
-            if done.rowcount:
+            if done.rowcount and status == "failed":
                 failed.append(job.id)
         s.commit()
     if failed:

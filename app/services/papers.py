@@ -47,12 +47,17 @@ def _insert_ignoring_existing(session: Session):
 
 def ensure_authors(session: Session, names: list[list[Name]]) -> list[list[int]]:
     """Find or create every author of every paper, in order, with a handful of queries."""
-    by_key = {author_key(n): n for ns in names for n in ns}
+    # One key per name (folding is the costly part); names repeat across papers.
+    keys = [[author_key(n) for n in ns] for ns in names]
+    by_key: dict[str, Name] = {}
+    for ns, ks in zip(names, keys, strict=True):
+        for n, k in zip(ns, ks, strict=True):
+            by_key[k] = n  # the last spelling of a key names a new author, as before
     found: dict[str, int] = {}
 
-    def lookup(keys: list[str]) -> None:
-        for i in range(0, len(keys), AUTHOR_BATCH):
-            chunk = keys[i : i + AUTHOR_BATCH]
+    def lookup(wanted: list[str]) -> None:
+        for i in range(0, len(wanted), AUTHOR_BATCH):
+            chunk = wanted[i : i + AUTHOR_BATCH]
             found.update(
                 session.execute(select(Author.key, Author.id).where(Author.key.in_(chunk))).all()
             )
@@ -70,11 +75,14 @@ def ensure_authors(session: Session, names: list[list[Name]]) -> list[list[int]]
             }
             for k in missing
         ]
-        stmt = _insert_ignoring_existing(session)
+        # RETURNING gives the new ids at once; a row another writer inserted first is
+        # skipped by ON CONFLICT and looked up below.
+        table = Author.__table__
+        stmt = _insert_ignoring_existing(session).returning(table.c.key, table.c.id)
         for i in range(0, len(rows), AUTHOR_BATCH):
-            session.execute(stmt, rows[i : i + AUTHOR_BATCH])
-        lookup(missing)
-    return [[found[author_key(n)] for n in ns] for ns in names]
+            found.update(session.execute(stmt, rows[i : i + AUTHOR_BATCH]).all())
+        lookup([k for k in missing if k not in found])
+    return [[found[k] for k in ks] for ks in keys]
 
 
 def set_authors(session: Session, paper: Paper, names: list[Name]) -> bool:

@@ -109,3 +109,18 @@ def test_api_retry_runs_a_failed_job_again(settings, engine, client):
     assert r.status_code == 202
     body = client.get(f"/api/v1/imports/{job_id}", headers=auth).json()
     assert body["status"] == "done" and len(body["report"]["added"]) == 1
+
+
+def test_a_dead_job_that_had_committed_its_papers_is_finished_not_failed(settings, engine, mini):
+    """Killed between the database commit and the index sync: the papers are in; the job says
+    done (the stale index is rebuilt at the start), not "interrupted, run it again"."""
+    job_id = _job(settings, engine, owner=_dead_owner())
+    with Session(engine) as s:
+        job = s.get(ImportJob, job_id)
+        job.counts = {**job.counts, "stage": "indexing", "done": 0, "total": 0, "written": 7}
+        s.add(job)
+        s.commit()
+    create_app(settings)
+    status, counts = _status(engine, job_id)
+    assert status == "done" and counts["stage"] == "done"
+    assert (counts["done"], counts["total"]) == (7, 7) and "error" not in counts
