@@ -895,11 +895,9 @@ class PostgresIndex:
         gen = conn.execute(text("SELECT value FROM search_state WHERE key = 'generation'")).scalar()
         gen = str(gen)
         if self._df is None or self._df[0] != gen:
-            df = dict(
-                conn.execute(text("SELECT word, ndoc FROM ts_stat('SELECT tsv FROM search_doc')"))
-                .tuples()
-                .all()
-            )
+            stat = "SELECT word, ndoc FROM ts_stat('SELECT tsv FROM search_doc')"
+            rows = conn.execute(text(stat))
+            df = {word: ndoc for word, ndoc in rows}
             n = int(conn.execute(text("SELECT count(*) FROM search_doc")).scalar() or 0)
             self._df = (gen, df, n)
         return self._df[1], self._df[2]
