@@ -5,7 +5,7 @@ from whoosh.fields import ID, KEYWORD, TEXT, Schema
 
 from app.search.analysis import ident_analyzer, name_analyzer, prose_analyzer
 
-SCHEMA_VERSION = "4"  # 4: facet values of non-default surveys are "survey/slug"
+SCHEMA_VERSION = "5"  # 5: cached prose analyser, spelling words once per segment
 
 # Fields searched by plain words, with their weight in BM25F.
 DEFAULT_FIELDS = {
