@@ -1,6 +1,7 @@
 """Import benchmark (prints figures; not a test).
 
     .venv/bin/python bench/import_bench.py [--generated N] [--skip-loo] [--skip-memory]
+        [--no-index]
 
 1. Speed. End-to-end import (decode, parse, LaTeX decoding, dedupe, phase suggestions, one
    transaction, search index sync) of the largest shared corpus file and of a generated N-entry
@@ -17,6 +18,10 @@
    its peak resident set size (VmHWM, reset just before the import) above its RSS then, in
    all and up to the commit (before the search index sync).
 3. Leave-one-out phase suggestion accuracy on the shipped survey's classified papers.
+
+--no-index runs the imports without a search index (the `committed` figures are the same
+code path; `searchable` then equals `committed`): the index sync of 50,000 new papers takes
+minutes and is measured by bench/search_bench.py's owner, not here.
 
 The machine may be shared: wall times vary with its load; CPU times and the same-run ratios
 are steadier.
@@ -117,12 +122,14 @@ def timed_import(settings, engine, index, data: bytes, *, peaks: dict | None = N
     }
 
 
-def speed(case: str, n_gen: int) -> None:
+def speed(case: str, n_gen: int, use_index: bool = True) -> None:
     data = case_data(case, n_gen)
     label = case_label(case, n_gen)
     tmp = Path(tempfile.mkdtemp())
     try:
         settings, engine, index = world(tmp)
+        if not use_index:
+            index = None
         for target in ("empty db", "full db (re-import)"):
             n, bare_w, bare_c = bare_parse(data)
             r = timed_import(settings, engine, index, data)
@@ -158,7 +165,7 @@ def _reset_peak() -> bool:
         return False
 
 
-def memory_child(case: str, n_gen: int, reimport: bool) -> None:
+def memory_child(case: str, n_gen: int, reimport: bool, use_index: bool = True) -> None:
     """Runs in a fresh process: peak RSS of one import above the RSS before it (JSON out).
 
     VmHWM, not getrusage: Linux keeps ru_maxrss across exec (the parent's peak would show)."""
@@ -166,6 +173,8 @@ def memory_child(case: str, n_gen: int, reimport: bool) -> None:
     tmp = Path(tempfile.mkdtemp())
     try:
         settings, engine, index = world(tmp)
+        if not use_index:
+            index = None
         if reimport:
             timed_import(settings, engine, index, data)
         gc.collect()
@@ -181,13 +190,14 @@ def memory_child(case: str, n_gen: int, reimport: bool) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def memory(case: str, n_gen: int) -> None:
+def memory(case: str, n_gen: int, use_index: bool = True) -> None:
     label = case_label(case, n_gen)
     for reimport in (False, True):
         out = (
             subprocess.run(
                 [sys.executable, __file__, "--memory-child", case, "--generated", str(n_gen)]
-                + (["--reimport"] if reimport else []),
+                + (["--reimport"] if reimport else [])
+                + ([] if use_index else ["--no-index"]),
                 capture_output=True,
                 text=True,
                 check=True,
@@ -245,20 +255,21 @@ def main() -> None:
     ap.add_argument("--generated", type=int, default=50_000)
     ap.add_argument("--skip-loo", action="store_true")
     ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--no-index", action="store_true", help="import without a search index")
     ap.add_argument("--memory-child", choices=("largest", "generated"), help=argparse.SUPPRESS)
     ap.add_argument("--reimport", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.memory_child:
-        memory_child(args.memory_child, args.generated, args.reimport)
+        memory_child(args.memory_child, args.generated, args.reimport, not args.no_index)
         return
     cases = (["largest"] if LARGEST.exists() else []) + (["generated"] if args.generated else [])
     print("== speed (no tracing) ==")
     for case in cases:
-        speed(case, args.generated)
+        speed(case, args.generated, not args.no_index)
     if not args.skip_memory:
         print("== memory (peak RSS, one child process per import) ==")
         for case in cases:
-            memory(case, args.generated)
+            memory(case, args.generated, not args.no_index)
     if not args.skip_loo:
         loo()
 

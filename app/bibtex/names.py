@@ -4,7 +4,25 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from app.bibtex.latex import latex_to_unicode
+from app.bibtex.identifiers import fold
+from app.bibtex.latex import _NEEDS_DECODING, DEFAULT_MAX_LEN, latex_to_unicode
+
+
+class _once:
+    """A property computed on first use and kept in the instance's __dict__ (which a frozen
+    dataclass allows; equality and hashing use the fields only). functools.cached_property
+    does the same but takes a lock on every first use, a cost per name in an import."""
+
+    def __init__(self, fn) -> None:
+        self.fn = fn
+        self.name = fn.__name__
+        self.__doc__ = fn.__doc__
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        value = obj.__dict__[self.name] = self.fn(obj)
+        return value
 
 
 @dataclass(frozen=True)
@@ -15,7 +33,9 @@ class Name:
     jr: str = ""
     corporate: bool = False
 
-    @property
+    # Computed once per Name: parse_name shares one Name between the entries naming the same
+    # person, and an import asks each of them for these many times.
+    @_once
     def display(self) -> str:
         if self.corporate:
             return self.family
@@ -23,9 +43,14 @@ class Name:
         name = " ".join(p for p in parts if p)
         return f"{name}, {self.jr}" if self.jr else name
 
-    @property
+    @_once
     def full_family(self) -> str:
         return f"{self.von} {self.family}".strip()
+
+    @_once
+    def folded(self) -> str:
+        """The display name accent- and case-folded (identifiers.fold): authors' identity."""
+        return fold(self.display)
 
 
 _SEP_PATTERNS: dict[str, re.Pattern] = {}
@@ -125,7 +150,52 @@ def parse_name(raw: str) -> Name:
     return _parse_name_cached(raw) if len(raw) <= 120 else _parse_name(raw)
 
 
+def _squeeze(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _parse_plain_name(raw: str) -> Name:
+    """_parse_name for a name without braces or LaTeX markup (most of them): the same
+    splitting with str.split, and decoding that only squeezes whitespace."""
+    parts = [p.strip() for p in raw.split(",")]
+    if len(parts) == 1:
+        words = [w for w in parts[0].strip().split(" ") if w]
+        if len(words) == 1:
+            return Name(given="", family=_squeeze(words[0]))
+        von_start = next((i for i, w in enumerate(words[:-1]) if w[0].islower()), None)
+        if von_start is None:
+            return Name(given=_squeeze(" ".join(words[:-1])), family=_squeeze(words[-1]))
+        von_end = von_start
+        for i in range(von_start, len(words) - 1):
+            if words[i][0].islower():
+                von_end = i
+        return Name(
+            given=_squeeze(" ".join(words[:von_start])),
+            von=_squeeze(" ".join(words[von_start : von_end + 1])),
+            family=_squeeze(" ".join(words[von_end + 1 :])),
+        )
+    last, jr, first = parts[0], "", parts[-1]
+    if len(parts) >= 3:
+        jr = parts[1]
+    words = [w for w in last.strip().split(" ") if w]
+    von_words: list[str] = []
+    while len(words) > 1 and words[0][0].islower():
+        von_words.append(words.pop(0))
+    return Name(
+        given=_squeeze(first),
+        family=_squeeze(" ".join(words)),
+        von=_squeeze(" ".join(von_words)),
+        jr=_squeeze(jr),
+    )
+
+
 def _parse_name(raw: str) -> Name:
+    if (
+        len(raw) <= DEFAULT_MAX_LEN
+        and not _NEEDS_DECODING.search(raw)
+        and (raw.isascii() or len(raw.lower()) == len(raw))  # else _split_depth0 goes char by char
+    ):
+        return _parse_plain_name(raw)
     if raw.startswith("{") and raw.endswith("}") and _split_depth0(raw[1:-1], "}") == [raw[1:-1]]:
         return Name(given="", family=latex_to_unicode(raw), corporate=True)
     parts = [p.strip() for p in _split_depth0(raw, ",")]

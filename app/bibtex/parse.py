@@ -25,6 +25,7 @@ from bibtexparser.model import (
 )
 
 from app.bibtex.decode import decode_bytes, strip_controls
+from app.bibtex.fastsplit import FastEntry, split_fast
 from app.bibtex.values import ValueSyntaxError, resolve, resolve_macros
 
 log = logging.getLogger(__name__)
@@ -173,6 +174,10 @@ def _split_safely(text: str):
         return [(0, bibtexparser.parse_string(text, parse_stack=[]))]
     except Exception:  # a splitter bug must not lose the whole file
         log.warning("bibtexparser raised on the whole file; parsing block by block")
+    return _split_block_by_block(text)
+
+
+def _split_block_by_block(text: str):
     starts = [m.start() for m in _BLOCK_START.finditer(text)] or [0]
     if starts[0] != 0:
         starts.insert(0, 0)
@@ -241,11 +246,27 @@ class _Builder:
         self.result.warnings.append(BibProblem(line, key, reason))
 
     def _blocks(self) -> list[tuple[int, object]]:
-        """(line, block) of every block; bibtexparser's libraries are not kept."""
-        blocks: list[tuple[int, object]] = []
-        for offset, lib in _split_safely(self.text):
+        """(line, block) of every block; bibtexparser's libraries are not kept.
+
+        The well-formed entries at the start of the text are read on the fast path (see
+        fastsplit.py: the same blocks as bibtexparser's splitter); bibtexparser reads the rest
+        from the first block the fast path does not certify."""
+        text = self.text
+        if "\\\n" in text:  # an escaped newline: the splitter's line count differs
+            blocks, rest = [], 0
+        else:
+            blocks, rest = split_fast(text)
+        if rest is None:
+            return blocks
+        offset = text.count("\n", 0, rest)
+        try:
+            libs = [(offset, bibtexparser.parse_string(text[rest:], parse_stack=[]))]
+        except Exception:  # a splitter bug must not lose the whole file
+            log.warning("bibtexparser raised on the whole file; parsing block by block")
+            blocks, libs = [], _split_block_by_block(text)
+        for off, lib in libs:
             for b in lib.blocks:
-                blocks.append((_line_of(b) + offset, b))
+                blocks.append((_line_of(b) + off, b))
         return blocks
 
     def run(self) -> ParseResult:
@@ -277,7 +298,13 @@ class _Builder:
         return self.result
 
     def block(self, line: int, b, next_line: int | None) -> None:
-        if isinstance(b, DuplicateFieldKeyBlock):
+        if type(b) is FastEntry:
+            warnings = []
+            if b.duplicate_keys:
+                names = ", ".join(f"'{k}'" for k in sorted(b.duplicate_keys))
+                warnings.append(f"repeated field {names}: the first value is used")
+            self.entry(line, b, warnings)
+        elif isinstance(b, DuplicateFieldKeyBlock):
             entry = b.ignore_error_block
             names = ", ".join(f"'{k}'" for k in sorted(b.duplicate_keys))
             self.entry(line, entry, [f"repeated field {names}: the first value is used"])
@@ -297,16 +324,19 @@ class _Builder:
         elif isinstance(b, Entry):
             self.entry(line, b, [])
 
-    def entry(self, line: int, e: Entry, warnings: list[str], raw: str | None = None) -> None:
+    def entry(
+        self, line: int, e: Entry | FastEntry, warnings: list[str], raw: str | None = None
+    ) -> None:
         key = (e.key or "").strip()
         etype = (e.entry_type or "misc").strip().lower()
         fields: dict[str, str] = {}
         undefined: set[str] = set()
         names = self.field_names
-        for f in e.fields:
-            name = names.get(f.key)
+        pairs = e.fields if type(e) is FastEntry else [(f.key, f.value) for f in e.fields]
+        for fkey, value in pairs:
+            name = names.get(fkey)
             if name is None:  # the same few field names repeat: one string each
-                name = names[f.key] = f.key.strip().lower()
+                name = names[fkey] = fkey.strip().lower()
             if "%" in name:  # `a = {x}, % note` + newline + `b = {y}`: the comment sticks
                 name = _FIELD_COMMENT.sub("", name).strip()
                 note = "'%' comments inside the entry were ignored"
@@ -314,7 +344,8 @@ class _Builder:
                     warnings.append(note)
             if name in fields:
                 continue  # repeated field (case-insensitive): BibTeX keeps the first
-            value = f.value if isinstance(f.value, str) else str(f.value)
+            if not isinstance(value, str):
+                value = str(value)
             text = _one_group(value)
             if text is not None:
                 fields[name] = text

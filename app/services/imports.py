@@ -20,6 +20,7 @@ import os
 import re
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,8 +29,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import defer
 from sqlmodel import Session
 
 from app.bibtex.identifiers import fold
@@ -52,7 +54,7 @@ from app.models import (
     Phase,
     utcnow,
 )
-from app.services.papers import PAPER_COLUMNS, ensure_authors
+from app.services.papers import PAPER_COLUMNS, ensure_authors, insert_rows
 from app.services.suggest import Suggester, load_suggester, paper_text
 
 log = logging.getLogger(__name__)
@@ -60,10 +62,12 @@ log = logging.getLogger(__name__)
 # no ORM object per row.
 PAPER = Paper.__table__
 PAPER_AUTHOR = PaperAuthor.__table__
+_PAPER_INSERT = ("citekey", "created_at", "updated_at", *PAPER_COLUMNS)
 
 MIB = 1024 * 1024
 DEFAULT_MAX_BYTES = Settings.model_fields["max_upload_mb"].default * MIB
 BATCH = 500
+PROGRESS_EVERY = 0.5  # seconds: the least time between two progress rows of one stage
 FILLABLE = ("venue", "year", "doi", "arxiv_id", "url", "abstract")
 ACTIONS = ("add", "merge", "skip")
 Progress = Callable[[str, int, int], None]
@@ -268,10 +272,21 @@ def _slug_maps(session: Session) -> tuple[dict, dict, dict]:
     return phases, challenges, directions
 
 
+_NO_LINKS: dict[str, frozenset[int]] = {
+    "phase": frozenset(),
+    "challenge": frozenset(),
+    "direction": frozenset(),
+}
+
+
 def _curated(rec: PaperRecord, maps) -> dict[str, set[int]]:
     """Links named by the entry itself: a `keywords` value (or a phases/challenges/directions
     field, as our own exports write) that is a phase, challenge or direction slug."""
     phases, challenges, directions = maps
+    if not rec.keywords and not any(
+        n in rec.fields for n in ("phases", "challenges", "directions")
+    ):
+        return _NO_LINKS  # most entries: nothing named (read only by the caller)
     words = {fold(k).replace(" ", "-") for k in rec.keywords}
     for name in ("phases", "challenges", "directions"):
         words |= {fold(k).replace(" ", "-") for k in split_list(rec.fields.get(name))}
@@ -500,11 +515,14 @@ def report_from_rows(rows: list[Row], job_id: int | None, warnings: list[str]) -
     return rep
 
 
-def _link_rows(session: Session, model, col: str, rows: list[dict]) -> None:
+def _link_rows(session: Session, model, col: str, rows: list[tuple]) -> None:
+    """Insert (paper_id, <col>, origin, score) tuples, one per (paper, target)."""
     if not rows:
         return
-    unique = {(r["paper_id"], r[col]): r for r in rows}
-    session.execute(insert(model.__table__), list(unique.values()))
+    unique = {(r[0], r[1]): r for r in rows}
+    insert_rows(
+        session, model.__table__, ("paper_id", col, "origin", "score"), list(unique.values())
+    )
 
 
 def _existing_links(session: Session, model, col: str, ids: set[int]) -> set[tuple[int, int]]:
@@ -565,27 +583,25 @@ def commit_plan(session: Session, plan: Plan, *, progress: Progress = _noop) -> 
                 rec.citekey = key
             known_keys.add(key.lower())
             row.citekey = key
-            values = {c: getattr(rec, c) for c in PAPER_COLUMNS}
-            values.update(citekey=key, created_at=now, updated_at=now)
+            values = (key, now, now, *[getattr(rec, c) for c in PAPER_COLUMNS])
             papers.append((row, rec, values))
             if rec.doi:
                 taken_doi[rec.doi] = -1
             if rec.arxiv_id:
                 taken_arxiv[rec.arxiv_id] = -1
-        # Core multi-row INSERT ... RETURNING: no ORM object per row. The ids come back
-        # paired with the (unique) citekeys rather than in parameter order, which SQLite
-        # could only give one row per statement.
-        id_of_key = (
-            dict(
-                session.execute(
-                    insert(PAPER).returning(PAPER.c.citekey, PAPER.c.id),
-                    [v for _, _, v in papers],
-                ).all()
+        # Multi-row INSERT ... RETURNING of plain tuples: no ORM object or parameter dict per
+        # row. The ids come back paired with the (unique) citekeys rather than in parameter
+        # order, which SQLite could only give one row per statement.
+        id_of_key = dict(
+            insert_rows(
+                session,
+                PAPER,
+                _PAPER_INSERT,
+                [v for _, _, v in papers],
+                returning=("citekey", "id"),
             )
-            if papers
-            else {}
         )
-        new_ids = [id_of_key[v["citekey"]] for _, _, v in papers]
+        new_ids = [id_of_key[v[0]] for _, _, v in papers]
         for (row, rec, _), pid in zip(papers, new_ids, strict=True):
             id_of_row[row.n] = pid
             row.outcome = "added"
@@ -597,9 +613,8 @@ def commit_plan(session: Session, plan: Plan, *, progress: Progress = _noop) -> 
         ids = ensure_authors(session, [rec.authors for _, rec, _ in papers])
         pa = []
         for pid, aids in zip(new_ids, ids, strict=True):
-            pa += [{"paper_id": pid, "position": i, "author_id": a} for i, a in enumerate(aids)]
-        if pa:
-            session.execute(insert(PAPER_AUTHOR), pa)
+            pa += [(pid, i, a) for i, a in enumerate(aids)]
+        insert_rows(session, PAPER_AUTHOR, ("paper_id", "position", "author_id"), pa)
         _links_for(
             session,
             plan,
@@ -646,9 +661,11 @@ def commit_plan(session: Session, plan: Plan, *, progress: Progress = _noop) -> 
             pass
         else:
             (aids,) = ensure_authors(session, [rec.authors])
-            session.execute(
-                insert(PAPER_AUTHOR),
-                [{"paper_id": pid, "position": i, "author_id": a} for i, a in enumerate(aids)],
+            insert_rows(
+                session,
+                PAPER_AUTHOR,
+                ("paper_id", "position", "author_id"),
+                [(pid, i, a) for i, a in enumerate(aids)],
             )
             has_authors.add(pid)
             changed = True
@@ -757,21 +774,17 @@ def _links_for(session: Session, plan: Plan, pairs: list[tuple[Row, int]], *, me
         cur = plan.curated.get(row.n, {})
         for ph in cur.get("phase", ()):
             if (pid, ph) not in have_p:
-                rows_p.append({"paper_id": pid, "phase_id": ph, "origin": "curated", "score": None})
+                rows_p.append((pid, ph, "curated", None))
                 have_p.add((pid, ph))
                 linked.add(pid)
         for ch in cur.get("challenge", ()):
             if (pid, ch) not in have_c:
-                rows_c.append(
-                    {"paper_id": pid, "challenge_id": ch, "origin": "curated", "score": None}
-                )
+                rows_c.append((pid, ch, "curated", None))
                 have_c.add((pid, ch))
                 linked.add(pid)
         for d in cur.get("direction", ()):
             if (pid, d) not in have_d:
-                rows_d.append(
-                    {"paper_id": pid, "direction_id": d, "origin": "curated", "score": None}
-                )
+                rows_d.append((pid, d, "curated", None))
                 have_d.add((pid, d))
                 linked.add(pid)
         if merge:
@@ -779,21 +792,12 @@ def _links_for(session: Session, plan: Plan, pairs: list[tuple[Row, int]], *, me
         for s in row.phases:
             ph = phase_ids.get(s["slug"])
             if s["origin"] == "suggested" and ph and (pid, ph) not in have_p:
-                rows_p.append(
-                    {"paper_id": pid, "phase_id": ph, "origin": "suggested", "score": s["score"]}
-                )
+                rows_p.append((pid, ph, "suggested", s["score"]))
                 have_p.add((pid, ph))
         for s in row.challenges:
             ch = ch_ids.get(s["slug"])
             if ch and (pid, ch) not in have_c:
-                rows_c.append(
-                    {
-                        "paper_id": pid,
-                        "challenge_id": ch,
-                        "origin": "suggested",
-                        "score": s["score"],
-                    }
-                )
+                rows_c.append((pid, ch, "suggested", s["score"]))
                 have_c.add((pid, ch))
     _link_rows(session, PaperPhase, "phase_id", rows_p)
     _link_rows(session, PaperChallenge, "challenge_id", rows_c)
@@ -882,7 +886,9 @@ def _set_progress(engine: Engine, job_id: int, **values) -> None:
     """Progress goes in its own short transaction (never inside the import's); it is also
     the job's heartbeat."""
     with Session(engine) as s:
-        job = s.get(ImportJob, job_id)
+        # Not the report rows: a finished job's results hold a row per entry of the file,
+        # and reading them back only to change the status would cost as much as writing them.
+        job = s.get(ImportJob, job_id, options=[defer(ImportJob.results)])
         if job is None:
             return
         job.heartbeat_at = utcnow()
@@ -942,13 +948,19 @@ def run_import(
     with Session(engine, expire_on_commit=False) as s:
         job = get_job(s, job_id)
         data = Path(job.stored_path).read_bytes()
-    last = {"stage": "", "at": -1}
+    last = {"stage": "", "at": -1, "t": 0.0}
 
     def report_progress(stage: str, done: int, total: int) -> None:
         progress(stage, done, total)
-        # Progress rows are written outside the import transaction only.
-        if stage != "writing" and (stage != last["stage"] or done - last["at"] >= BATCH):
-            last.update(stage=stage, at=done)
+        # Progress rows are written outside the import transaction only: at each new stage,
+        # then every BATCH entries but at most every PROGRESS_EVERY seconds (each is a short
+        # transaction of its own, which a large import would otherwise pay thousands of).
+        now = time.monotonic()
+        if stage != "writing" and (
+            stage != last["stage"]
+            or (done - last["at"] >= BATCH and now - last["t"] >= PROGRESS_EVERY)
+        ):
+            last.update(stage=stage, at=done, t=now)
             _set_progress(
                 engine,
                 job_id,
@@ -970,6 +982,10 @@ def run_import(
         with Session(engine, expire_on_commit=False) as s:
             try:
                 touched = commit_plan(s, plan, progress=progress)
+                # The records (every field and raw entry) are written: let them go before the
+                # report rows are copied into the job (the peak of an import's memory).
+                plan.records.clear()
+                plan.curated.clear()
                 rep = report_from_rows(plan.rows, job_id, plan.warnings)
                 job = s.get(ImportJob, job_id)
                 # Still `running`: the job says `done` once its papers are searchable too.

@@ -3,7 +3,6 @@
 from sqlalchemy import delete, select
 from sqlmodel import Session
 
-from app.bibtex.identifiers import fold
 from app.bibtex.names import Name
 from app.bibtex.record import PaperRecord
 from app.models import Author, Paper, PaperAuthor, utcnow
@@ -24,30 +23,110 @@ PAPER_COLUMNS = (
 
 
 def author_key(name: Name) -> str:
-    return fold(name.display)[:400] or "?"
+    return name.folded[:400] or "?"
 
 
 AUTHOR_BATCH = 500
+AUTHOR = Author.__table__
 
 
-def _insert_ignoring_existing(session: Session):
-    """INSERT ... ON CONFLICT (key) DO NOTHING for the session's dialect.
+# --- bulk writes at the driver level --------------------------------------------------------
+# An import writes tens of thousands of rows. SQLAlchemy's executemany builds and processes
+# a parameter dict per row; these helpers hand plain tuples to the driver (after the same
+# per-type bind processing SQLAlchemy applies, e.g. JSON and SQLite datetimes), in the
+# session's connection, i.e. in the import's one transaction.
 
-    Two writers creating the same new author at once (two workers importing, or an import
-    beside a CLI load) must not fail: on PostgreSQL the second insert waits for the first
-    and then skips the row; SQLite serialises writers anyway.
-    """
-    table = Author.__table__
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    return dialect_insert(table).on_conflict_do_nothing(index_elements=[table.c.key])
+
+def _placeholder(dialect) -> str:
+    return "?" if dialect.paramstyle in ("qmark", "numeric") else "%s"
+
+
+def _processed(dialect, table, columns, rows: list[tuple]) -> list[tuple]:
+    """The rows after each column type's bind processor (as SQLAlchemy would apply it)."""
+    procs = {}
+    for i, c in enumerate(columns):
+        proc = table.c[c].type.dialect_impl(dialect).bind_processor(dialect)
+        if proc is not None:
+            procs[i] = proc
+    if not procs:
+        return rows
+    cols = list(zip(*rows, strict=True))
+    for i, proc in procs.items():
+        memo: dict = {}
+        out = []
+        for v in cols[i]:
+            try:  # the same value (e.g. the import's timestamp) is processed once
+                got = memo[v]
+            except KeyError:
+                got = memo[v] = proc(v)
+            except TypeError:  # unhashable (a JSON dict)
+                got = proc(v)
+            out.append(got)
+        cols[i] = out
+    return list(zip(*cols, strict=True))
+
+
+def insert_rows(
+    session: Session,
+    table,
+    columns: tuple[str, ...],
+    rows: list[tuple],
+    *,
+    returning: tuple[str, ...] = (),
+    skip_conflicts_on: str | None = None,
+    batch: int = 500,
+) -> list[tuple]:
+    """INSERT plain tuples (in `columns` order); with `returning`, multi-row VALUES statements
+    return those columns of the new rows. `skip_conflicts_on`: ON CONFLICT (col) DO NOTHING."""
+    if not rows:
+        return []
+    conn = session.connection()
+    dialect = conn.dialect
+    q = dialect.identifier_preparer
+    rows = _processed(dialect, table, columns, rows)
+    one = "(" + ", ".join([_placeholder(dialect)] * len(columns)) + ")"
+    head = f"INSERT INTO {q.format_table(table)} ({', '.join(q.quote(c) for c in columns)}) VALUES "
+    tail = f" ON CONFLICT ({q.quote(skip_conflicts_on)}) DO NOTHING" if skip_conflicts_on else ""
+    if not returning:
+        conn.exec_driver_sql(head + one + tail, rows)
+        return []
+    tail += " RETURNING " + ", ".join(q.quote(c) for c in returning)
+    out: list[tuple] = []
+    for i in range(0, len(rows), batch):
+        chunk = rows[i : i + batch]
+        params = tuple(v for row in chunk for v in row)
+        out.extend(
+            tuple(r)
+            for r in conn.exec_driver_sql(head + ", ".join([one] * len(chunk)) + tail, params)
+        )
+    return out
+
+
+def select_in(
+    session: Session, table, columns: tuple[str, ...], col: str, values: list, *, batch: int = 500
+) -> list[tuple]:
+    """SELECT columns FROM table WHERE col IN (values), in batches, as plain tuples."""
+    if not values:
+        return []
+    conn = session.connection()
+    dialect = conn.dialect
+    q = dialect.identifier_preparer
+    ph = _placeholder(dialect)
+    names = ", ".join(q.quote(c) for c in columns)
+    head = f"SELECT {names} FROM {q.format_table(table)} WHERE {q.quote(col)} IN ("
+    out: list[tuple] = []
+    for i in range(0, len(values), batch):
+        chunk = values[i : i + batch]
+        out.extend(
+            tuple(r)
+            for r in conn.exec_driver_sql(head + ", ".join([ph] * len(chunk)) + ")", tuple(chunk))
+        )
+    return out
 
 
 def ensure_authors(session: Session, names: list[list[Name]]) -> list[list[int]]:
     """Find or create every author of every paper, in order, with a handful of queries."""
-    # One key per name (folding is the costly part); names repeat across papers.
+    # One key per name (folding is the costly part, cached on the shared Name objects).
     keys = [[author_key(n) for n in ns] for ns in names]
     by_key: dict[str, Name] = {}
     for ns, ks in zip(names, keys, strict=True):
@@ -56,31 +135,31 @@ def ensure_authors(session: Session, names: list[list[Name]]) -> list[list[int]]
     found: dict[str, int] = {}
 
     def lookup(wanted: list[str]) -> None:
-        for i in range(0, len(wanted), AUTHOR_BATCH):
-            chunk = wanted[i : i + AUTHOR_BATCH]
-            found.update(
-                session.execute(select(Author.key, Author.id).where(Author.key.in_(chunk))).all()
-            )
+        found.update(select_in(session, AUTHOR, ("key", "id"), "key", wanted, batch=AUTHOR_BATCH))
 
     lookup(list(by_key))
     # Sorted, so concurrent writers take row locks in the same order and cannot deadlock.
     missing = sorted(k for k in by_key if k not in found)
     if missing:
         rows = [
-            {
-                "name": by_key[k].display[:300],
-                "family": by_key[k].full_family[:200],
-                "given": by_key[k].given[:200],
-                "key": k,
-            }
+            (by_key[k].display[:300], by_key[k].full_family[:200], by_key[k].given[:200], k)
             for k in missing
         ]
         # RETURNING gives the new ids at once; a row another writer inserted first is
-        # skipped by ON CONFLICT and looked up below.
-        table = Author.__table__
-        stmt = _insert_ignoring_existing(session).returning(table.c.key, table.c.id)
-        for i in range(0, len(rows), AUTHOR_BATCH):
-            found.update(session.execute(stmt, rows[i : i + AUTHOR_BATCH]).all())
+        # skipped by ON CONFLICT (key) DO NOTHING (two workers importing, or an import beside
+        # a CLI load: on PostgreSQL the second waits for the first, then skips the row) and
+        # is looked up below.
+        found.update(
+            insert_rows(
+                session,
+                AUTHOR,
+                ("name", "family", "given", "key"),
+                rows,
+                returning=("key", "id"),
+                skip_conflicts_on="key",
+                batch=AUTHOR_BATCH,
+            )
+        )
         lookup([k for k in missing if k not in found])
     return [[found[k] for k in ks] for ks in keys]
 

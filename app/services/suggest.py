@@ -34,6 +34,7 @@ _WORD = re.compile(r"[a-z][a-z0-9]+")
 PHASE_RELATIVE = 0.6  # other phases within this fraction of the best are suggested too
 CHALLENGE_MIN = 0.12  # a challenge needs at least this cosine (strong evidence) ...
 CHALLENGE_WORDS = 2  # ... and at least this many distinct matched words
+_MARGIN = 2e-4  # above the rounding to 4 places of a score and the best (and summation order)
 
 
 @lru_cache(maxsize=65536)
@@ -47,8 +48,31 @@ def stem(word: str) -> str:
     return word
 
 
+_TERM_OF: dict[str, str] = {}  # word -> its term, "" for a stop word or a short one
+_TERM_MEMO_MAX = 200_000
+
+
+def _term(word: str) -> str:
+    term = stem(word) if word not in STOP and len(word) > 2 else ""
+    if len(_TERM_OF) >= _TERM_MEMO_MAX:
+        _TERM_OF.clear()
+    _TERM_OF[word] = term
+    return term
+
+
 def terms(text: str) -> list[str]:
-    return [stem(w) for w in _WORD.findall(fold(text)) if w not in STOP and len(w) > 2]
+    memo = _TERM_OF
+    out = []
+    # For ASCII text, folding is lower-casing plus turning punctuation into spaces, which
+    # separates the same words: the words of the lower-cased text are the same.
+    folded = text.lower() if text.isascii() else fold(text)
+    for w in _WORD.findall(folded):
+        term = memo.get(w)
+        if term is None:
+            term = _term(w)
+        if term:
+            out.append(term)
+    return out
 
 
 @dataclass
@@ -123,6 +147,19 @@ class Suggester:
         for k, vec in self.vectors.items():
             for w, v in vec.items():
                 self.postings.setdefault(w, []).append((k, v))
+        # The same for the phases only, by position in self.phases: the quick pass of suggest.
+        position = {("p", t.key): i for i, t in enumerate(self.phases)}
+        self.phase_postings: dict[str, list[tuple[int, float]]] = {}
+        for w, post in self.postings.items():
+            mine = [(position[k], v) for k, v in post if k in position]
+            if mine:
+                self.phase_postings[w] = mine
+        # And for each phase, its challenges' words: word -> [(index in self.challenges, w)].
+        self.challenge_postings: dict[int | None, dict[str, list[tuple[int, float]]]] = {}
+        for i, t in enumerate(self.challenges):
+            mine_c = self.challenge_postings.setdefault(t.phase_key, {})
+            for w, v in self.vectors.get(("c", t.key), {}).items():
+                mine_c.setdefault(w, []).append((i, v))
 
     def _query(self, text: str) -> dict[str, float]:
         counts = Counter(terms(text))
@@ -135,18 +172,10 @@ class Suggester:
         contrib = [(q[w] * vec[w], w) for w in q if w in vec]
         return _total(contrib)
 
-    def _contributions(self, q: dict[str, float]) -> dict[tuple[str, int], list]:
-        """target -> [(q[w] * weight, w)] for every target sharing a word with the query."""
-        out: dict[tuple[str, int], list] = {}
-        postings = self.postings
-        for w, qv in q.items():
-            for key, v in postings.get(w, ()):
-                lst = out.get(key)
-                if lst is None:
-                    out[key] = [(qv * v, w)]
-                else:
-                    lst.append((qv * v, w))
-        return out
+    def _contribution(self, q: dict[str, float], key: tuple[str, int]) -> list:
+        """[(q[w] * weight, w)] of one target, for the words it shares with the query."""
+        vec = self.vectors.get(key, {})
+        return [(qv * vec[w], w) for w, qv in q.items() if w in vec]
 
     def rank_phases(self, text: str) -> list[Suggestion]:
         q = self._query(text)
@@ -160,25 +189,56 @@ class Suggester:
     def suggest(self, text: str) -> tuple[list[Suggestion], list[Suggestion]]:
         """(phases, challenges) worth suggesting for a paper with this text."""
         q = self._query(text)
-        found = self._contributions(q)
+        # A quick (unsorted) sum per phase finds the phases that can pass; only those get the
+        # exact score (summed largest first) and their words, as do the challenges of the
+        # phases suggested. The sums differ by rounding only, far less than the margin, so
+        # the suggestions are the same as scoring every target.
+        quick = [0.0] * len(self.phases)
+        touched = False
+        postings = self.phase_postings
+        for w, qv in q.items():
+            post = postings.get(w)
+            if post:
+                touched = True
+                for i, v in post:
+                    quick[i] += qv * v
+        if not touched or max(quick) <= 0:
+            return [], []
+        cutoff = max(quick) * PHASE_RELATIVE - _MARGIN
         ranked = []
-        for t in self.phases:
-            score, words = _total(found.get(("p", t.key), []))
-            ranked.append(Suggestion(t.key, t.slug, t.label, round(score, 4), words))
+        for t, fast in zip(self.phases, quick, strict=True):
+            if fast > 0 and fast >= cutoff:
+                score, words = _total(self._contribution(q, ("p", t.key)))
+                ranked.append(Suggestion(t.key, t.slug, t.label, round(score, 4), words))
         ranked.sort(key=lambda s: -s.score)
         if not ranked or ranked[0].score <= 0:
             return [], []
         best = ranked[0].score
         phases = [s for s in ranked if s.score >= best * PHASE_RELATIVE and s.score > 0][:3]
         keys = {s.key for s in phases}
-        challenges = []
-        for t in self.challenges:
-            if t.phase_key not in keys:
+        # The challenges of those phases: a quick sum and word count each; only those that can
+        # reach CHALLENGE_MIN with CHALLENGE_WORDS words are scored exactly.
+        c_quick: dict[int, float] = {}
+        c_words: dict[int, int] = {}
+        for key in keys:
+            c_postings = self.challenge_postings.get(key)
+            if not c_postings:
                 continue
-            contrib = found.get(("c", t.key))
-            if not contrib:
-                continue  # score 0: never strong evidence
-            score, words = _total(contrib)
+            for w, qv in q.items():
+                post = c_postings.get(w)
+                if post:
+                    for i, v in post:
+                        c_quick[i] = c_quick.get(i, 0.0) + qv * v
+                        c_words[i] = c_words.get(i, 0) + 1
+        challenges = []
+        for i, t in enumerate(self.challenges):
+            if (
+                i not in c_quick
+                or c_words[i] < CHALLENGE_WORDS
+                or c_quick[i] < CHALLENGE_MIN - _MARGIN
+            ):
+                continue  # no shared word, too few, or too weak: never strong evidence
+            score, words = _total(self._contribution(q, ("c", t.key)))
             if score >= CHALLENGE_MIN and len(words) >= CHALLENGE_WORDS:
                 challenges.append(Suggestion(t.key, t.slug, t.label, round(score, 4), words))
         challenges.sort(key=lambda s: -s.score)
