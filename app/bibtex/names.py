@@ -154,39 +154,49 @@ def _squeeze(text: str) -> str:
     return " ".join(text.split())
 
 
-def _parse_plain_name(raw: str) -> Name:
-    """_parse_name for a name without braces or LaTeX markup (most of them): the same
-    splitting with str.split, and decoding that only squeezes whitespace."""
-    parts = [p.strip() for p in raw.split(",")]
+def _plain_words(text: str) -> list[str]:
+    return [w for w in text.strip().split(" ") if w]
+
+
+def _plain_von(word: str) -> bool:
+    return word[0].islower()
+
+
+def _assemble(parts: list[str], words_of, is_von, dec) -> Name:
+    """`First von Last` (one part) or `von Last, [Jr,] First` into a Name. The general path
+    splits and decodes LaTeX; the plain path (no braces, no markup) only squeezes spaces."""
     if len(parts) == 1:
-        words = [w for w in parts[0].strip().split(" ") if w]
+        words = words_of(parts[0])
         if len(words) == 1:
-            return Name(given="", family=_squeeze(words[0]))
-        von_start = next((i for i, w in enumerate(words[:-1]) if w[0].islower()), None)
+            return Name(given="", family=dec(words[0]))
+        # First von word starts the von part; the last word is always the family name.
+        von_start = next((i for i, w in enumerate(words[:-1]) if is_von(w)), None)
         if von_start is None:
-            return Name(given=_squeeze(" ".join(words[:-1])), family=_squeeze(words[-1]))
+            return Name(given=dec(" ".join(words[:-1])), family=dec(words[-1]))
         von_end = von_start
         for i in range(von_start, len(words) - 1):
-            if words[i][0].islower():
+            if is_von(words[i]):
                 von_end = i
         return Name(
-            given=_squeeze(" ".join(words[:von_start])),
-            von=_squeeze(" ".join(words[von_start : von_end + 1])),
-            family=_squeeze(" ".join(words[von_end + 1 :])),
+            given=dec(" ".join(words[:von_start])),
+            von=dec(" ".join(words[von_start : von_end + 1])),
+            family=dec(" ".join(words[von_end + 1 :])),
         )
     last, jr, first = parts[0], "", parts[-1]
     if len(parts) >= 3:
         jr = parts[1]
-    words = [w for w in last.strip().split(" ") if w]
+    words = words_of(last)
     von_words: list[str] = []
-    while len(words) > 1 and words[0][0].islower():
+    while len(words) > 1 and is_von(words[0]):
         von_words.append(words.pop(0))
     return Name(
-        given=_squeeze(first),
-        family=_squeeze(" ".join(words)),
-        von=_squeeze(" ".join(von_words)),
-        jr=_squeeze(jr),
+        given=dec(first), family=dec(" ".join(words)), von=dec(" ".join(von_words)), jr=dec(jr)
     )
+
+
+def _parse_plain_name(raw: str) -> Name:
+    """_parse_name for a name without braces or LaTeX markup (most of them)."""
+    return _assemble([p.strip() for p in raw.split(",")], _plain_words, _plain_von, _squeeze)
 
 
 def _parse_name(raw: str) -> Name:
@@ -199,31 +209,4 @@ def _parse_name(raw: str) -> Name:
     if raw.startswith("{") and raw.endswith("}") and _split_depth0(raw[1:-1], "}") == [raw[1:-1]]:
         return Name(given="", family=latex_to_unicode(raw), corporate=True)
     parts = [p.strip() for p in _split_depth0(raw, ",")]
-    dec = latex_to_unicode
-    if len(parts) == 1:
-        words = _words(parts[0])
-        if len(words) == 1:
-            return Name(given="", family=dec(words[0]))
-        # First von word starts the von part; the last word is always the family name.
-        von_start = next((i for i, w in enumerate(words[:-1]) if _is_von(w)), None)
-        if von_start is None:
-            return Name(given=dec(" ".join(words[:-1])), family=dec(words[-1]))
-        von_end = von_start
-        for i in range(von_start, len(words) - 1):
-            if _is_von(words[i]):
-                von_end = i
-        return Name(
-            given=dec(" ".join(words[:von_start])),
-            von=dec(" ".join(words[von_start : von_end + 1])),
-            family=dec(" ".join(words[von_end + 1 :])),
-        )
-    last, jr, first = parts[0], "", parts[-1]
-    if len(parts) >= 3:
-        jr = parts[1]
-    words = _words(last)
-    von_words: list[str] = []
-    while len(words) > 1 and _is_von(words[0]):
-        von_words.append(words.pop(0))
-    return Name(
-        given=dec(first), family=dec(" ".join(words)), von=dec(" ".join(von_words)), jr=dec(jr)
-    )
+    return _assemble(parts, _words, _is_von, latex_to_unicode)
